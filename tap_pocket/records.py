@@ -1,0 +1,350 @@
+"""Turn Pocket's shapes into clean rows.
+
+Pocket's v3 API sends nearly every scalar as a string, marks unset timestamps with
+``"0"``, keys tags by name and authors/images/videos by id, and omits optional fields.
+These small functions turn one raw ``/v3/get`` list entry into the ``items`` row and its
+``highlights`` rows. They are shared by the live API path and by API dumps read from disk,
+so both load exactly the same way.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from datetime import datetime, timezone
+
+STATUS_NAMES = {"0": "unread", "1": "archived", "2": "deleted", "3": "hidden"}
+#: Statuses that mean the item is gone from the user's list: emitted as tombstones.
+TOMBSTONE_STATUSES = frozenset({"deleted", "hidden"})
+
+# Pocket (then "Read It Later") launched in 2007; anything before 2000 or after 2100 is
+# junk such as the ``"time_read": "2020"`` seen in real responses, not a moment in time.
+_EARLIEST_TIMESTAMP = 946_684_800  # 2000-01-01T00:00:00Z
+_LATEST_TIMESTAMP = 4_102_444_800  # 2100-01-01T00:00:00Z
+
+#: Every column of the ``items`` stream, in schema order.
+ITEM_FIELDS: tuple[str, ...] = (
+    "item_id",
+    "resolved_id",
+    "given_url",
+    "given_title",
+    "resolved_url",
+    "resolved_title",
+    "amp_url",
+    "excerpt",
+    "status",
+    "favorite",
+    "time_added",
+    "time_updated",
+    "time_read",
+    "time_favorited",
+    "sort_id",
+    "is_article",
+    "is_index",
+    "has_video",
+    "is_video",
+    "has_image",
+    "is_image",
+    "word_count",
+    "time_to_read",
+    "listen_duration_estimate",
+    "lang",
+    "top_image_url",
+    "tags",
+    "authors",
+    "image",
+    "images",
+    "videos",
+    "domain_metadata",
+    "_sdc_deleted_at",
+)
+
+#: Raw list-entry keys that :func:`item_record` understands. Anything else is new to us.
+KNOWN_RAW_FIELDS = frozenset(
+    {
+        "item_id",
+        "resolved_id",
+        "given_url",
+        "given_title",
+        "resolved_url",
+        "resolved_title",
+        "amp_url",
+        "excerpt",
+        "status",
+        "favorite",
+        "time_added",
+        "time_updated",
+        "time_read",
+        "time_favorited",
+        "sort_id",
+        "is_article",
+        "is_index",
+        "has_video",
+        "has_image",
+        "word_count",
+        "time_to_read",
+        "listen_duration_estimate",
+        "lang",
+        "top_image_url",
+        "tags",
+        "authors",
+        "image",
+        "images",
+        "videos",
+        "domain_metadata",
+        "annotations",
+    }
+)
+
+
+def parse_timestamp(value: t.Any) -> str | None:
+    """Pocket unix-seconds (string or number) to an ISO 8601 UTC date-time, or None.
+
+    ``"0"``, empty values and junk outside 2000-2100 (e.g. ``"2020"``) become None.
+    """
+    seconds = parse_int(value)
+    if seconds is None or not _EARLIEST_TIMESTAMP <= seconds < _LATEST_TIMESTAMP:
+        return None
+    return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat()
+
+
+def parse_int(value: t.Any) -> int | None:
+    """``"1588"`` or ``1588`` to 1588; empty or non-numeric values to None."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return None
+
+
+def parse_flag(value: t.Any) -> bool | None:
+    """Pocket's ``"0"``/``"1"`` flags to booleans."""
+    number = parse_int(value)
+    return None if number is None else number != 0
+
+
+def _text(value: t.Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _media_kind(value: t.Any) -> tuple[bool | None, bool | None]:
+    """has_video/has_image: "0" none, "1" contains some, "2" the item IS one.
+
+    Returned as (has, is) so "the item is a video" survives as its own column.
+    """
+    number = parse_int(value)
+    if number is None:
+        return None, None
+    return number != 0, number == 2  # noqa: PLR2004
+
+
+def _id_keyed(value: t.Any) -> list[dict[str, t.Any]]:
+    """Pocket's ``{"1": {...}, "2": {...}}`` maps (or an empty ``[]``) as a list, in key order."""
+    if isinstance(value, dict):
+        entries = sorted(value.items(), key=lambda kv: (parse_int(kv[0]) is None, parse_int(kv[0]) or 0, kv[0]))
+        return [entry for _, entry in entries if isinstance(entry, dict)]
+    if isinstance(value, list):
+        return [entry for entry in value if isinstance(entry, dict)]
+    return []
+
+
+def parse_tags(value: t.Any) -> list[str]:
+    """Tags keyed by name ``{name: {item_id, tag}}`` to a sorted list of names."""
+    if isinstance(value, dict):
+        return sorted(str(entry.get("tag", name)) if isinstance(entry, dict) else str(name)
+                      for name, entry in value.items())
+    if isinstance(value, list):
+        return sorted(str(entry.get("tag")) if isinstance(entry, dict) else str(entry)
+                      for entry in value)
+    return []
+
+
+def parse_authors(value: t.Any) -> list[dict[str, t.Any]]:
+    return [
+        {"author_id": _text(a.get("author_id")), "name": _text(a.get("name")), "url": _text(a.get("url"))}
+        for a in _id_keyed(value)
+    ]
+
+
+def parse_image(value: t.Any) -> dict[str, t.Any] | None:
+    if not isinstance(value, dict) or not value:
+        return None
+    return {
+        "src": _text(value.get("src")),
+        "width": parse_int(value.get("width")),
+        "height": parse_int(value.get("height")),
+    }
+
+
+def parse_images(value: t.Any) -> list[dict[str, t.Any]]:
+    return [
+        {
+            "image_id": _text(i.get("image_id")),
+            "src": _text(i.get("src")),
+            "width": parse_int(i.get("width")),
+            "height": parse_int(i.get("height")),
+            "credit": _text(i.get("credit")),
+            "caption": _text(i.get("caption")),
+        }
+        for i in _id_keyed(value)
+    ]
+
+
+def parse_videos(value: t.Any) -> list[dict[str, t.Any]]:
+    return [
+        {
+            "video_id": _text(v.get("video_id")),
+            "src": _text(v.get("src")),
+            "width": parse_int(v.get("width")),
+            "height": parse_int(v.get("height")),
+            "type": _text(v.get("type")),
+            "vid": _text(v.get("vid")),
+            "length": parse_int(v.get("length")),
+        }
+        for v in _id_keyed(value)
+    ]
+
+
+def parse_domain_metadata(value: t.Any) -> dict[str, t.Any] | None:
+    if not isinstance(value, dict) or not value:
+        return None
+    return {
+        "name": _text(value.get("name")),
+        "logo": _text(value.get("logo")),
+        "greyscale_logo": _text(value.get("greyscale_logo")),
+    }
+
+
+def empty_item(item_id: str) -> dict[str, t.Any]:
+    """A row with every column present and null, for sources that lack most fields."""
+    row: dict[str, t.Any] = dict.fromkeys(ITEM_FIELDS)
+    row["item_id"] = item_id
+    return row
+
+
+def item_record(raw: dict[str, t.Any], *, observed_at: str | None = None) -> dict[str, t.Any]:
+    """One raw ``/v3/get`` list entry to an ``items`` row.
+
+    Deleted (status 2) and hidden (3) entries become tombstones: ``item_id``, ``status``,
+    ``time_updated`` and ``_sdc_deleted_at``, every other column null. Pocket's legacy
+    deletion notices (``{item_id, status: "2"}``) carry no timestamp; for those both
+    are stamped with ``observed_at``, the server time of the response that reported it.
+    """
+    status = STATUS_NAMES.get(str(raw.get("status")), _text(raw.get("status")))
+    row = empty_item(str(raw["item_id"]))
+    row["status"] = status
+    time_updated = parse_timestamp(raw.get("time_updated"))
+    if status in TOMBSTONE_STATUSES:
+        row["time_updated"] = time_updated or observed_at
+        row["_sdc_deleted_at"] = row["time_updated"]
+        return row
+
+    has_video, is_video = _media_kind(raw.get("has_video"))
+    has_image, is_image = _media_kind(raw.get("has_image"))
+    lang = raw.get("lang")
+    row.update(
+        resolved_id=_text(raw.get("resolved_id")) or None,
+        given_url=_text(raw.get("given_url")),
+        given_title=_text(raw.get("given_title")),
+        resolved_url=_text(raw.get("resolved_url")),
+        resolved_title=_text(raw.get("resolved_title")),
+        amp_url=_text(raw.get("amp_url")),
+        excerpt=_text(raw.get("excerpt")),
+        favorite=parse_flag(raw.get("favorite")),
+        time_added=parse_timestamp(raw.get("time_added")),
+        time_updated=time_updated,
+        time_read=parse_timestamp(raw.get("time_read")),
+        time_favorited=parse_timestamp(raw.get("time_favorited")),
+        sort_id=parse_int(raw.get("sort_id")),
+        is_article=parse_flag(raw.get("is_article")),
+        is_index=parse_flag(raw.get("is_index")),
+        has_video=has_video,
+        is_video=is_video,
+        has_image=has_image,
+        is_image=is_image,
+        word_count=parse_int(raw.get("word_count")),
+        time_to_read=parse_int(raw.get("time_to_read")),
+        listen_duration_estimate=parse_int(raw.get("listen_duration_estimate")),
+        lang=str(lang) if lang else None,
+        top_image_url=_text(raw.get("top_image_url")),
+        tags=parse_tags(raw.get("tags")),
+        authors=parse_authors(raw.get("authors")),
+        image=parse_image(raw.get("image")),
+        images=parse_images(raw.get("images")),
+        videos=parse_videos(raw.get("videos")),
+        domain_metadata=parse_domain_metadata(raw.get("domain_metadata")),
+    )
+    return row
+
+
+#: Every column of the ``highlights`` stream, in schema order.
+HIGHLIGHT_FIELDS: tuple[str, ...] = (
+    "highlight_id",
+    "item_id",
+    "url",
+    "title",
+    "quote",
+    "patch",
+    "version",
+    "created_at",
+)
+
+
+def parse_iso_or_epoch(value: t.Any) -> str | None:
+    """Annotation ``created_at``: ISO 8601 from the API, epoch seconds in exports."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, (int, float)) or str(value).strip().isdigit():
+        return parse_timestamp(int(value))
+    text = str(value).strip().replace(" ", "T", 1)
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc).isoformat()
+
+
+def highlight_records(raw: dict[str, t.Any]) -> list[dict[str, t.Any]]:
+    """The ``annotations`` of one raw ``/v3/get`` list entry as ``highlights`` rows."""
+    annotations = raw.get("annotations")
+    if not isinstance(annotations, list) or not annotations:
+        return []
+    item_id = str(raw["item_id"])
+    url = _text(raw.get("given_url")) or _text(raw.get("resolved_url"))
+    title = _text(raw.get("given_title")) or _text(raw.get("resolved_title"))
+    return [
+        {
+            "highlight_id": str(a["annotation_id"]),
+            # Pocket put the resolved id inside annotations at times; the list entry's
+            # item_id is the one that joins to the items stream.
+            "item_id": item_id,
+            "url": url,
+            "title": title,
+            "quote": _text(a.get("quote")),
+            "patch": _text(a.get("patch")),
+            "version": parse_int(a.get("version")),
+            "created_at": parse_iso_or_epoch(a.get("created_at")),
+        }
+        for a in annotations
+        if isinstance(a, dict) and a.get("annotation_id")
+    ]
+
+
+def list_entries(body: dict[str, t.Any]) -> list[dict[str, t.Any]]:
+    """The entries of a ``/v3/get`` response's ``list``: an object keyed by id, or ``[]``."""
+    listing = body.get("list")
+    if isinstance(listing, dict):
+        entries = []
+        for key, entry in listing.items():
+            if isinstance(entry, dict):
+                if "item_id" not in entry:
+                    entry = {**entry, "item_id": key}
+                entries.append(entry)
+        return entries
+    if isinstance(listing, list):
+        return [entry for entry in listing if isinstance(entry, dict) and "item_id" in entry]
+    return []

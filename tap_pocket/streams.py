@@ -1,0 +1,234 @@
+"""The tap's streams, ``items`` and ``highlights``, over the API and over exports."""
+
+from __future__ import annotations
+
+import typing as t
+from pathlib import Path
+
+from singer_sdk import Stream
+from singer_sdk import typing as th
+from singer_sdk.helpers.conform import TypeConformanceLevel
+
+from tap_pocket.client import PocketStream
+from tap_pocket.records import highlight_records, item_record
+
+if t.TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
+
+    from tap_pocket.export import ExportReader
+
+_STATUS = th.StringType(allowed_values=["unread", "archived", "deleted", "hidden"])
+
+ITEM_SCHEMA = th.PropertiesList(
+    th.Property("item_id", th.StringType, required=True,
+                description="Pocket's item id; for exports without ids, derived from the URL"),
+    th.Property("resolved_id", th.StringType, description="Id of the resolved (canonical) URL"),
+    th.Property("given_url", th.StringType, description="URL as saved"),
+    th.Property("given_title", th.StringType, description="Title as saved"),
+    th.Property("resolved_url", th.StringType),
+    th.Property("resolved_title", th.StringType),
+    th.Property("amp_url", th.StringType),
+    th.Property("excerpt", th.StringType),
+    th.Property("status", _STATUS, description="unread, archived, deleted or hidden"),
+    th.Property("favorite", th.BooleanType),
+    th.Property("time_added", th.DateTimeType),
+    th.Property("time_updated", th.DateTimeType, description="Replication key"),
+    th.Property("time_read", th.DateTimeType, description="When archived; null if never"),
+    th.Property("time_favorited", th.DateTimeType),
+    th.Property("sort_id", th.IntegerType, description="Position within its API page"),
+    th.Property("is_article", th.BooleanType),
+    th.Property("is_index", th.BooleanType),
+    th.Property("has_video", th.BooleanType, description="Contains or is a video"),
+    th.Property("is_video", th.BooleanType, description="The item is itself a video"),
+    th.Property("has_image", th.BooleanType, description="Contains or is an image"),
+    th.Property("is_image", th.BooleanType, description="The item is itself an image"),
+    th.Property("word_count", th.IntegerType),
+    th.Property("time_to_read", th.IntegerType, description="Minutes"),
+    th.Property("listen_duration_estimate", th.IntegerType, description="Seconds"),
+    th.Property("lang", th.StringType),
+    th.Property("top_image_url", th.StringType),
+    th.Property("tags", th.ArrayType(th.StringType)),
+    th.Property(
+        "authors",
+        th.ArrayType(
+            th.ObjectType(
+                th.Property("author_id", th.StringType),
+                th.Property("name", th.StringType),
+                th.Property("url", th.StringType),
+            )
+        ),
+    ),
+    th.Property(
+        "image",
+        th.ObjectType(
+            th.Property("src", th.StringType),
+            th.Property("width", th.IntegerType),
+            th.Property("height", th.IntegerType),
+        ),
+    ),
+    th.Property(
+        "images",
+        th.ArrayType(
+            th.ObjectType(
+                th.Property("image_id", th.StringType),
+                th.Property("src", th.StringType),
+                th.Property("width", th.IntegerType),
+                th.Property("height", th.IntegerType),
+                th.Property("credit", th.StringType),
+                th.Property("caption", th.StringType),
+            )
+        ),
+    ),
+    th.Property(
+        "videos",
+        th.ArrayType(
+            th.ObjectType(
+                th.Property("video_id", th.StringType),
+                th.Property("src", th.StringType),
+                th.Property("width", th.IntegerType),
+                th.Property("height", th.IntegerType),
+                th.Property("type", th.StringType),
+                th.Property("vid", th.StringType),
+                th.Property("length", th.IntegerType),
+            )
+        ),
+    ),
+    th.Property(
+        "domain_metadata",
+        th.ObjectType(
+            th.Property("name", th.StringType),
+            th.Property("logo", th.StringType),
+            th.Property("greyscale_logo", th.StringType),
+        ),
+    ),
+    th.Property("_sdc_deleted_at", th.DateTimeType,
+                description="Set on tombstones: the item was deleted or hidden in Pocket"),
+).to_dict()
+
+HIGHLIGHT_SCHEMA = th.PropertiesList(
+    th.Property("highlight_id", th.StringType, required=True,
+                description="Pocket's annotation id; for exports, derived from url, quote and time"),
+    th.Property("item_id", th.StringType, description="The highlighted item (joins to items)"),
+    th.Property("url", th.StringType),
+    th.Property("title", th.StringType),
+    th.Property("quote", th.StringType),
+    th.Property("patch", th.StringType, description="Pocket's diff-match-patch anchor (API only)"),
+    th.Property("version", th.IntegerType, description="Annotation format version (API only)"),
+    th.Property("created_at", th.DateTimeType),
+).to_dict()
+
+
+class _ItemsStreamMixin:
+    name = "items"
+    primary_keys = ("item_id",)
+    replication_key = "time_updated"
+    schema = ITEM_SCHEMA
+    # Rows are built fully typed by tap_pocket.records; re-conforming them is wasted work.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+
+
+class _HighlightsStreamMixin:
+    name = "highlights"
+    primary_keys = ("highlight_id",)
+    replication_key = "created_at"
+    schema = HIGHLIGHT_SCHEMA
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+
+
+class ItemsStream(_ItemsStreamMixin, PocketStream):
+    """Saved items from ``POST /v3/get``, incremental on ``time_updated`` via ``since``.
+
+    When ``highlights`` is selected too, the same responses carry the annotations
+    (``annotations=1``) and the highlights stream reads them from here instead of
+    fetching every page a second time.
+    """
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: Highlight rows seen in this run's item pages; None until items have synced.
+        self.highlights_stash: list[dict[str, t.Any]] | None = None
+
+    def _highlights_wanted(self) -> bool:
+        highlights = self._tap.streams.get("highlights")
+        return bool(highlights and highlights.selected)
+
+    def extra_request_params(self) -> dict[str, t.Any]:
+        return {"annotations": "1"} if self._highlights_wanted() else {}
+
+    def get_replication_key_signpost(self, context: Context | None = None) -> None:
+        # The bookmark is capped by Pocket's clock once the first page arrives (below),
+        # not by this machine's clock, which may disagree with the server's.
+        return None
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        stash: list[dict[str, t.Any]] | None = [] if self._highlights_wanted() else None
+        signpost_written = False
+        for raw in self.request_records(context):
+            if not signpost_written:
+                start = self.sync_start_time()
+                self.state_manager.write_replication_key_signpost(start, context=context)
+                signpost_written = True
+            if stash is not None and "annotations" in raw:
+                stash.extend(highlight_records(raw))
+            yield item_record(raw, observed_at=self._observed_at())
+        self.highlights_stash = stash
+
+    def _observed_at(self) -> str | None:
+        cached = self._page_cache
+        server_time = cached[1].server_time if cached else None
+        return server_time.isoformat() if server_time else None
+
+
+class HighlightsStream(_HighlightsStreamMixin, PocketStream):
+    """Highlights (annotations) of saved items, from ``/v3/get`` with ``annotations=1``."""
+
+    def extra_request_params(self) -> dict[str, t.Any]:
+        return {"annotations": "1", "detailType": "simple"}
+
+    def get_replication_key_signpost(self, context: Context | None = None) -> None:
+        return None
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        items = self._tap.streams.get("items")
+        stash = getattr(items, "highlights_stash", None)
+        if stash is not None:
+            # The items sync of this run already read these from the same responses.
+            yield from stash
+            return
+        signpost_written = False
+        for raw in self.request_records(context):
+            if not signpost_written:
+                start = self.sync_start_time()
+                self.state_manager.write_replication_key_signpost(start, context=context)
+                signpost_written = True
+            yield from highlight_records(raw)
+
+
+class _ExportStream(Stream):
+    """Base for streams read from a Pocket export on disk (no HTTP).
+
+    An export is a complete snapshot, so it is always read whole: loading it again
+    upserts the same keys rather than skipping what an earlier bookmark covers.
+    """
+
+    def __init__(self, *args: t.Any, reader: ExportReader, **kwargs: t.Any) -> None:
+        self.reader = reader
+        super().__init__(*args, **kwargs)
+
+    @property
+    def export_path(self) -> Path:
+        return Path(self.config["export_path"]).expanduser()
+
+
+class ExportItemsStream(_ItemsStreamMixin, _ExportStream):
+    """Items from a Pocket export: zip, folder, CSV part, ril_export.html or API dump."""
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        return self.reader.items()
+
+
+class ExportHighlightsStream(_HighlightsStreamMixin, _ExportStream):
+    """Highlights from an export's ``annotations/*.json`` or an API dump's annotations."""
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        return self.reader.highlights()

@@ -1,0 +1,226 @@
+"""tap-pocket: the tap class, its settings and its streams."""
+
+from __future__ import annotations
+
+import ipaddress
+import typing as t
+from urllib.parse import urlsplit
+
+from singer_sdk import Tap
+from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
+
+from tap_pocket import streams
+
+if t.TYPE_CHECKING:
+    from singer_sdk import Stream
+
+DEFAULT_API_URL = "https://getpocket.com"
+
+
+class TapPocket(Tap):
+    """Singer tap for Pocket: the saved library from an export or a Pocket v3 API."""
+
+    name = "tap-pocket"
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "consumer_key",
+            th.StringType,
+            secret=True,
+            title="Consumer key",
+            description="Pocket API consumer key (API mode). Sent only in request bodies.",
+        ),
+        th.Property(
+            "access_token",
+            th.StringType,
+            secret=True,
+            title="Access token",
+            description="Pocket user access token (API mode); `tap-pocket auth` obtains one.",
+        ),
+        th.Property(
+            "api_url",
+            th.StringType,
+            default=DEFAULT_API_URL,
+            title="API URL",
+            description=(
+                "Base URL of the Pocket v3 API or a Pocket-compatible server. Must be https, "
+                "except for loopback hosts (127.0.0.1, ::1, localhost)."
+            ),
+        ),
+        th.Property(
+            "start_date",
+            th.DateTimeType,
+            title="Start date",
+            description=(
+                "Only items changed at or after this moment (API mode, first run; later runs "
+                "continue from the bookmark). Unset: the whole library."
+            ),
+        ),
+        th.Property(
+            "state",
+            th.StringType(allowed_values=["unread", "archive", "all"]),
+            default="all",
+            title="State filter",
+            description="Which items to read: unread, archive (archived) or all.",
+        ),
+        th.Property(
+            "favorite",
+            th.BooleanType,
+            title="Favorite filter",
+            description="true: only favorites; false: only non-favorites; unset: no filter.",
+        ),
+        th.Property(
+            "tag",
+            th.StringType(min_length=1),
+            title="Tag filter",
+            description="Only items with this tag; `_untagged_` for items without tags.",
+        ),
+        th.Property(
+            "content_type",
+            th.StringType(allowed_values=["article", "video", "image"]),
+            title="Content type filter",
+            description="Only articles, videos or images.",
+        ),
+        th.Property(
+            "search",
+            th.StringType(min_length=1),
+            title="Search",
+            description="Only items whose title or URL contains this text.",
+        ),
+        th.Property(
+            "domain",
+            th.StringType(min_length=1),
+            title="Domain filter",
+            description=(
+                "Only items from this domain. Pocket's server applied it together with "
+                "`search` only, and ignored it otherwise; the tap sends it as Pocket expects."
+            ),
+        ),
+        th.Property(
+            "detail_type",
+            th.StringType(allowed_values=["simple", "complete"]),
+            default="complete",
+            title="Detail type",
+            description="complete (tags, authors, images, videos, domain metadata) or simple.",
+        ),
+        th.Property(
+            "page_size",
+            th.IntegerType(minimum=1, maximum=5000),
+            default=30,
+            title="Page size",
+            description=(
+                "Items per /v3/get request (`count`), 1-5000. Pocket documented 30; its "
+                "2024-2025 server accepted up to 5000."
+            ),
+        ),
+        th.Property(
+            "request_timeout",
+            th.IntegerType(minimum=1),
+            default=60,
+            title="Request timeout",
+            description="Seconds to wait for each HTTP response.",
+        ),
+        th.Property(
+            "export_path",
+            th.StringType(min_length=1),
+            title="Export path",
+            description=(
+                "Read a Pocket export instead of the API: pocket.zip, an unzipped export "
+                "folder, a part_*.csv, ril_export.html or a saved /v3/get JSON response."
+            ),
+        ),
+        th.Property(
+            "skip_bad_rows",
+            th.BooleanType,
+            default=False,
+            title="Skip bad rows",
+            description=(
+                "Export mode: skip malformed rows (each reported with file, line and reason, "
+                "and counted at the end) instead of stopping at the first one."
+            ),
+        ),
+    ).to_dict()
+
+    def __init__(self, *args: t.Any, validate_config: bool = True, **kwargs: t.Any) -> None:
+        super().__init__(*args, validate_config=validate_config, **kwargs)
+        if validate_config:
+            errors = settings_errors(self.config)
+            if errors:
+                raise ConfigValidationError(
+                    "Config validation failed", errors=errors, schema=self.config_jsonschema
+                )
+
+    @property
+    def export_mode(self) -> bool:
+        return bool(self.config.get("export_path"))
+
+    def discover_streams(self) -> list[Stream]:
+        if self.export_mode:
+            from tap_pocket.export import ExportReader  # noqa: PLC0415
+
+            reader = ExportReader(
+                self.config["export_path"],
+                skip_bad_rows=bool(self.config.get("skip_bad_rows")),
+                logger=self.logger,
+            )
+            return [
+                streams.ExportItemsStream(self, reader=reader),
+                streams.ExportHighlightsStream(self, reader=reader),
+            ]
+        return [streams.ItemsStream(self), streams.HighlightsStream(self)]
+
+
+def settings_errors(config: t.Mapping[str, t.Any]) -> list[str]:
+    """Checks across settings that a JSON schema cannot express, each naming its setting."""
+    errors: list[str] = []
+    has_key, has_token = bool(config.get("consumer_key")), bool(config.get("access_token"))
+    if config.get("export_path"):
+        if has_key or has_token:
+            errors.append(
+                "Set either export_path (read an export) or consumer_key/access_token "
+                "(read the API), not both."
+            )
+    elif not (has_key and has_token):
+        missing = [name for name, ok in (("consumer_key", has_key), ("access_token", has_token))
+                   if not ok]
+        errors.append(
+            f"Missing setting(s) {', '.join(missing)}: the API needs consumer_key and "
+            "access_token (see `tap-pocket auth`), or set export_path to read an export."
+        )
+    api_url = str(config.get("api_url") or DEFAULT_API_URL)
+    url_error = api_url_error(api_url)
+    if url_error:
+        errors.append(f"api_url {url_error}")
+    return errors
+
+
+def api_url_error(api_url: str) -> str | None:
+    """Why ``api_url`` is unacceptable, or None: credentials must not cross the network in clear."""
+    try:
+        parts = urlsplit(api_url)
+        host = parts.hostname or ""
+    except ValueError:
+        return f"is not a valid URL: {api_url!r}"
+    if parts.scheme not in {"http", "https"} or not host:
+        return f"must be an http(s) URL such as {DEFAULT_API_URL}, got {api_url!r}"
+    if parts.query or parts.fragment or parts.username or parts.password:
+        return "must not contain credentials, a query or a fragment"
+    if parts.scheme == "http" and not _is_loopback(host):
+        return (
+            f"uses plain http to {host}: credentials would travel unencrypted. Use https; "
+            "plain http is allowed only for loopback hosts (127.0.0.1, ::1, localhost)."
+        )
+    return None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+cli = TapPocket.cli
