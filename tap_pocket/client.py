@@ -1,21 +1,26 @@
-"""The one base stream for Pocket's v3 API: HTTP, credentials, errors and pagination."""
+"""The one base stream for Pocket's v3 API: HTTP, credentials, errors, rate limits, pagination."""
 
 from __future__ import annotations
 
 import json
+import logging
+import time
 import typing as t
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 
+import backoff
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.pagination import OffsetPaginator
+from singer_sdk.singerlib import StateMessage
 
 from tap_pocket.records import list_entries
 
 if t.TYPE_CHECKING:
     import requests
+    from backoff.types import Details
     from singer_sdk.helpers.types import Context
     from singer_sdk.streams.rest import HTTPRequest, PageContext
 
@@ -28,6 +33,12 @@ ERROR_HINTS = {
     "199": "Pocket reported a server issue",
     "198": "Pocket reported a server issue",
 }
+
+# A 403 is a rate-limit answer when Pocket also says no calls remain.
+_LIMIT_HEADERS = (
+    ("user", "X-Limit-User-Remaining", "X-Limit-User-Reset"),
+    ("consumer key", "X-Limit-Key-Remaining", "X-Limit-Key-Reset"),
+)
 
 
 class PocketApiError(FatalAPIError):
@@ -48,6 +59,10 @@ class PocketApiError(FatalAPIError):
         if hint:
             message += f" (hint: {hint})"
         super().__init__(message)
+
+
+class PocketRateLimitError(FatalAPIError):
+    """Pocket's rate limit is used up for longer than the ``max_wait`` setting allows."""
 
 
 class PocketPage:
@@ -75,8 +90,13 @@ class PocketOffsetPaginator(OffsetPaginator):
     advancing by the page size would then skip items. Stops after the first empty page.
     """
 
-    def __init__(self, page_size: int, page_of: t.Callable[[requests.Response], PocketPage]) -> None:
-        super().__init__(start_value=0, page_size=page_size)
+    def __init__(
+        self,
+        start_value: int,
+        page_size: int,
+        page_of: t.Callable[[requests.Response], PocketPage],
+    ) -> None:
+        super().__init__(start_value=start_value, page_size=page_size)
         self._page_of = page_of
 
     def get_next(self, response: requests.Response) -> int | None:
@@ -86,10 +106,28 @@ class PocketOffsetPaginator(OffsetPaginator):
         return bool(self._page_of(response).entries)
 
 
+def rate_limit_wait(headers: t.Mapping[str, str]) -> tuple[str, float] | None:
+    """(which limit, seconds until it resets) when Pocket says no calls remain, else None."""
+    for name, remaining_header, reset_header in _LIMIT_HEADERS:
+        remaining = headers.get(remaining_header)
+        if remaining is not None and remaining.strip() == "0":
+            try:
+                reset = max(float(headers.get(reset_header) or 0), 0.0)
+            except ValueError:
+                reset = 0.0
+            return name, reset
+    return None
+
+
 class PocketStream(RESTStream[int]):
     """Base stream for ``POST /v3/get``.
 
     Credentials travel only in the JSON body, never in the URL, headers or logs.
+
+    Every sync sends ``since`` (the bookmark, start_date or 0) and sorts oldest first.
+    In a ``since`` sync Pocket keeps deleted items in the list as tombstones and appends
+    new ones at the end, so offsets stay stable while the account changes mid-sync, and
+    an interrupted sync can resume at the offset where it stopped.
     """
 
     path = "/v3/get"
@@ -100,9 +138,11 @@ class PocketStream(RESTStream[int]):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         self._page_cache: tuple[requests.Response, PocketPage] | None = None
+        self._paginator: PocketOffsetPaginator | None = None
         self._pages_fetched = 0
         self._entries_seen = 0
         self._first_server_time: datetime | None = None
+        self._next_request_at = 0.0  # monotonic clock; set when Pocket says no calls remain
 
     @property
     def url_base(self) -> str:
@@ -120,10 +160,87 @@ class PocketStream(RESTStream[int]):
     def timeout(self) -> int:
         return int(self.config.get("request_timeout", 60))
 
-    def get_new_paginator(self) -> PocketOffsetPaginator:
-        return PocketOffsetPaginator(int(self.config.get("page_size", 30)), self.page_of)
+    # Resumable sync ----------------------------------------------------------
 
-    # Request ---------------------------------------------------------------
+    def _resume_marker(self, context: Context | None) -> dict[str, t.Any] | None:
+        marker = self.get_context_state(context).get("resume")
+        return marker if isinstance(marker, dict) else None
+
+    def get_new_paginator(self) -> PocketOffsetPaginator:
+        marker = self._resume_marker(self.context)
+        start = int(marker.get("offset", 0)) if marker else 0
+        self._paginator = PocketOffsetPaginator(
+            start, int(self.config.get("page_size", 30)), self.page_of
+        )
+        return self._paginator
+
+    def get_since(self, context: Context | None) -> int:
+        """Unix seconds for ``since``: a resumed sync's, else the bookmark or start_date, else 0."""
+        marker = self._resume_marker(context)
+        if marker and "since" in marker:
+            return int(marker["since"])
+        start = self.get_starting_timestamp(context)
+        return 0 if start is None else int(start.timestamp())
+
+    def get_replication_key_signpost(self, context: Context | None = None) -> None:
+        # The bookmark is capped by Pocket's clock once the first page arrives (see
+        # iter_entries), not by this machine's clock, which may disagree with the server's.
+        return None
+
+    def iter_entries(self, context: Context | None) -> t.Iterator[dict[str, t.Any]]:
+        """Every raw list entry of this sync, with a bookmark that never skips a change.
+
+        The bookmark is capped at Pocket's clock when the first page was answered: an
+        item changed after that may sit on a page already read, and the next ``since``
+        must still cover it. If the sync fails part-way, a STATE message records where
+        to resume before the error propagates, so a rerun continues rather than restarts.
+        """
+        state = self.get_context_state(context)
+        marker = self._resume_marker(context)
+        since = self.get_since(context)
+        signpost_written = False
+        try:
+            for raw in self.request_records(context):
+                if not signpost_written:
+                    self.state_manager.write_replication_key_signpost(
+                        self._signpost(marker), context=context
+                    )
+                    signpost_written = True
+                yield raw
+        except Exception:
+            self._save_resume_marker(state, since, marker)
+            raise
+        state.pop("resume", None)
+
+    def _signpost(self, marker: dict[str, t.Any] | None) -> datetime | None:
+        start = self.sync_start_time()
+        if marker and marker.get("started_at"):
+            earlier = datetime.fromisoformat(str(marker["started_at"]))
+            start = earlier if start is None else min(start, earlier)
+        return start
+
+    def _save_resume_marker(
+        self, state: dict[str, t.Any], since: int, marker: dict[str, t.Any] | None
+    ) -> None:
+        paginator = self._paginator
+        started = self._signpost(marker)
+        if paginator is None or started is None:
+            return  # nothing was read: the previous state stands as it is
+        state["resume"] = {
+            "since": since,
+            "offset": paginator.current_value,
+            "started_at": started.isoformat(),
+        }
+        self.logger.warning(
+            "Sync of '%s' stopped at offset %d; the state written now lets the next run "
+            "resume there (since=%d).",
+            self.name,
+            paginator.current_value,
+            since,
+        )
+        self._tap.write_message(StateMessage(value=self._tap.state))
+
+    # Request -------------------------------------------------------------------
 
     def request_filters(self) -> dict[str, t.Any]:
         """The list filters from the settings, as Pocket's parameter names and values."""
@@ -146,34 +263,77 @@ class PocketStream(RESTStream[int]):
                 params[name] = config[setting]
         return params
 
-    def get_since(self, context: Context | None) -> int | None:
-        """Unix seconds for ``since``, from the bookmark or start_date; None for a full sync."""
-        start = self.get_starting_timestamp(context)
-        return None if start is None else int(start.timestamp())
+    def extra_request_params(self) -> dict[str, t.Any]:
+        """Parameters a subclass adds to every page request."""
+        return {}
 
     def get_http_request(self, *, page: PageContext) -> HTTPRequest:
+        self._wait_for_rate_limit()
         request = super().get_http_request(page=page)
-        body: dict[str, t.Any] = {
+        request.data = {
             "consumer_key": self.config.get("consumer_key"),
             "access_token": self.config.get("access_token"),
             **self.request_filters(),
             "count": int(self.config.get("page_size", 30)),
             "offset": page.next_page_token or 0,
             "total": "1",
+            "since": self.get_since(page.stream_context),
+            **self.extra_request_params(),
         }
-        since = self.get_since(page.stream_context)
-        if since is not None:
-            body["since"] = since
-        body.update(self.extra_request_params())
-        request.data = body
         request.params = {}
         return request
 
-    def extra_request_params(self) -> dict[str, t.Any]:
-        """Parameters a subclass adds to every page request."""
-        return {}
+    # Rate limits and retries -----------------------------------------------------
 
-    # Response --------------------------------------------------------------
+    def _wait_for_rate_limit(self) -> None:
+        delay = self._next_request_at - time.monotonic()
+        if delay > 0:
+            self.logger.info(
+                "Pocket's rate limit is used up: waiting %.0f s for it to reset", delay
+            )
+            time.sleep(delay)
+
+    def _schedule_after_reset(self, which: str, reset: float) -> None:
+        """Pause the next request until the limit resets, or stop if that is too long."""
+        max_wait = float(self.config.get("max_wait", 3600))
+        if reset > max_wait:
+            resume_at = datetime.now(timezone.utc) + timedelta(seconds=reset)
+            msg = (
+                f"Pocket's {which} rate limit is used up and resets in {reset:.0f} s, longer "
+                f"than max_wait ({max_wait:.0f} s). Stopping; run again after "
+                f"{resume_at:%Y-%m-%d %H:%M} UTC: the saved state continues where this "
+                "run stopped."
+            )
+            raise PocketRateLimitError(msg)
+        self._next_request_at = max(self._next_request_at, time.monotonic() + reset)
+
+    def backoff_max_tries(self) -> int:
+        return int(self.config.get("max_retries", 5)) + 1
+
+    def backoff_wait_generator(self) -> t.Generator[float, None, None]:
+        return backoff.expo(
+            base=2,
+            factor=float(self.config.get("backoff_factor", 1.0)),
+            max_value=float(self.config.get("backoff_max", 60)),
+        )
+
+    def backoff_jitter(self, value: float) -> float:
+        return backoff.full_jitter(value)
+
+    def backoff_handler(self, details: Details) -> None:
+        exc = details.get("exception")
+        reason = str(exc) if isinstance(exc, RetriableAPIError) else type(exc).__name__
+        self.log(
+            "Retrying POST %s in %.2f s (attempt %d of %d): %s",
+            self.path,
+            details.get("wait") or 0.0,
+            details.get("tries", 0) + 1,
+            self.backoff_max_tries(),
+            reason,
+            level=logging.WARNING,
+        )
+
+    # Response --------------------------------------------------------------------
 
     def page_of(self, response: requests.Response) -> PocketPage:
         """The parsed page for ``response``; each response body is parsed only once."""
@@ -194,6 +354,13 @@ class PocketStream(RESTStream[int]):
 
     def validate_response(self, response: requests.Response) -> None:
         status = response.status_code
+        limit = rate_limit_wait(response.headers)
+        if status == HTTPStatus.FORBIDDEN and limit is not None:
+            self._schedule_after_reset(*limit)
+            raise RetriableAPIError(
+                f"HTTP 403 from POST {self.path}: Pocket's {limit[0]} rate limit is used up",
+                response,
+            )
         if status >= HTTPStatus.INTERNAL_SERVER_ERROR or status in self.extra_retry_statuses:
             raise RetriableAPIError(self.response_error_message(response), response)
         if status >= HTTPStatus.BAD_REQUEST:
@@ -205,9 +372,11 @@ class PocketStream(RESTStream[int]):
             )
         # A 200 with a cut-off or HTML body is a transient fault: parse it now to retry.
         self.page_of(response)
+        if limit is not None:
+            self._schedule_after_reset(*limit)
 
     def response_error_message(self, response: requests.Response) -> str:
-        # The SDK's default message includes the full body; ours names Pocket's own error.
+        # The SDK's default message includes the whole body; ours names Pocket's own error.
         message = f"HTTP {response.status_code} from POST {self.path}"
         code, error = response.headers.get("X-Error-Code"), response.headers.get("X-Error")
         if code or error:
@@ -236,14 +405,13 @@ class PocketStream(RESTStream[int]):
         )
 
     def sync_start_time(self) -> datetime | None:
-        """Pocket's clock when the first page of this sync was answered.
+        """Pocket's clock when the first page of this sync was answered, less 1 s of slack.
 
-        Anything changed after it may sit on a page already read; the bookmark never
-        moves past it, so the next sync's ``since`` covers those changes.
+        The HTTP Date header has whole seconds only; the slack keeps a change made in
+        the same second as the first answer inside the next ``since`` window.
         """
         if self._first_server_time is None:
             return None
-        # One second of slack: the Date header has whole seconds only.
         return self._first_server_time - timedelta(seconds=1)
 
 

@@ -137,13 +137,15 @@ def _media_kind(value: t.Any) -> tuple[bool | None, bool | None]:
     number = parse_int(value)
     if number is None:
         return None, None
-    return number != 0, number == 2  # noqa: PLR2004
+    return number != 0, number == 2
 
 
 def _id_keyed(value: t.Any) -> list[dict[str, t.Any]]:
     """Pocket's ``{"1": {...}, "2": {...}}`` maps (or an empty ``[]``) as a list, in key order."""
     if isinstance(value, dict):
-        entries = sorted(value.items(), key=lambda kv: (parse_int(kv[0]) is None, parse_int(kv[0]) or 0, kv[0]))
+        entries = sorted(
+            value.items(), key=lambda kv: (parse_int(kv[0]) is None, parse_int(kv[0]) or 0, kv[0])
+        )
         return [entry for _, entry in entries if isinstance(entry, dict)]
     if isinstance(value, list):
         return [entry for entry in value if isinstance(entry, dict)]
@@ -153,17 +155,24 @@ def _id_keyed(value: t.Any) -> list[dict[str, t.Any]]:
 def parse_tags(value: t.Any) -> list[str]:
     """Tags keyed by name ``{name: {item_id, tag}}`` to a sorted list of names."""
     if isinstance(value, dict):
-        return sorted(str(entry.get("tag", name)) if isinstance(entry, dict) else str(name)
-                      for name, entry in value.items())
+        return sorted(
+            str(entry.get("tag", name)) if isinstance(entry, dict) else str(name)
+            for name, entry in value.items()
+        )
     if isinstance(value, list):
-        return sorted(str(entry.get("tag")) if isinstance(entry, dict) else str(entry)
-                      for entry in value)
+        return sorted(
+            str(entry.get("tag")) if isinstance(entry, dict) else str(entry) for entry in value
+        )
     return []
 
 
 def parse_authors(value: t.Any) -> list[dict[str, t.Any]]:
     return [
-        {"author_id": _text(a.get("author_id")), "name": _text(a.get("name")), "url": _text(a.get("url"))}
+        {
+            "author_id": _text(a.get("author_id")),
+            "name": _text(a.get("name")),
+            "url": _text(a.get("url")),
+        }
         for a in _id_keyed(value)
     ]
 

@@ -20,8 +20,12 @@ if t.TYPE_CHECKING:
 _STATUS = th.StringType(allowed_values=["unread", "archived", "deleted", "hidden"])
 
 ITEM_SCHEMA = th.PropertiesList(
-    th.Property("item_id", th.StringType, required=True,
-                description="Pocket's item id; for exports without ids, derived from the URL"),
+    th.Property(
+        "item_id",
+        th.StringType,
+        required=True,
+        description="Pocket's item id; for exports without ids, derived from the URL",
+    ),
     th.Property("resolved_id", th.StringType, description="Id of the resolved (canonical) URL"),
     th.Property("given_url", th.StringType, description="URL as saved"),
     th.Property("given_title", th.StringType, description="Title as saved"),
@@ -101,13 +105,20 @@ ITEM_SCHEMA = th.PropertiesList(
             th.Property("greyscale_logo", th.StringType),
         ),
     ),
-    th.Property("_sdc_deleted_at", th.DateTimeType,
-                description="Set on tombstones: the item was deleted or hidden in Pocket"),
+    th.Property(
+        "_sdc_deleted_at",
+        th.DateTimeType,
+        description="Set on tombstones: the item was deleted or hidden in Pocket",
+    ),
 ).to_dict()
 
 HIGHLIGHT_SCHEMA = th.PropertiesList(
-    th.Property("highlight_id", th.StringType, required=True,
-                description="Pocket's annotation id; for exports, derived from url, quote and time"),
+    th.Property(
+        "highlight_id",
+        th.StringType,
+        required=True,
+        description="Pocket's annotation id; for exports, derived from url, quote and time",
+    ),
     th.Property("item_id", th.StringType, description="The highlighted item (joins to items)"),
     th.Property("url", th.StringType),
     th.Property("title", th.StringType),
@@ -155,19 +166,9 @@ class ItemsStream(_ItemsStreamMixin, PocketStream):
     def extra_request_params(self) -> dict[str, t.Any]:
         return {"annotations": "1"} if self._highlights_wanted() else {}
 
-    def get_replication_key_signpost(self, context: Context | None = None) -> None:
-        # The bookmark is capped by Pocket's clock once the first page arrives (below),
-        # not by this machine's clock, which may disagree with the server's.
-        return None
-
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         stash: list[dict[str, t.Any]] | None = [] if self._highlights_wanted() else None
-        signpost_written = False
-        for raw in self.request_records(context):
-            if not signpost_written:
-                start = self.sync_start_time()
-                self.state_manager.write_replication_key_signpost(start, context=context)
-                signpost_written = True
+        for raw in self.iter_entries(context):
             if stash is not None and "annotations" in raw:
                 stash.extend(highlight_records(raw))
             yield item_record(raw, observed_at=self._observed_at())
@@ -185,9 +186,6 @@ class HighlightsStream(_HighlightsStreamMixin, PocketStream):
     def extra_request_params(self) -> dict[str, t.Any]:
         return {"annotations": "1", "detailType": "simple"}
 
-    def get_replication_key_signpost(self, context: Context | None = None) -> None:
-        return None
-
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         items = self._tap.streams.get("items")
         stash = getattr(items, "highlights_stash", None)
@@ -195,12 +193,7 @@ class HighlightsStream(_HighlightsStreamMixin, PocketStream):
             # The items sync of this run already read these from the same responses.
             yield from stash
             return
-        signpost_written = False
-        for raw in self.request_records(context):
-            if not signpost_written:
-                start = self.sync_start_time()
-                self.state_manager.write_replication_key_signpost(start, context=context)
-                signpost_written = True
+        for raw in self.iter_entries(context):
             yield from highlight_records(raw)
 
 

@@ -122,6 +122,43 @@ class TapPocket(Tap):
             description="Seconds to wait for each HTTP response.",
         ),
         th.Property(
+            "max_retries",
+            th.IntegerType(minimum=0, maximum=20),
+            default=5,
+            title="Max retries",
+            description=(
+                "Retries of one request after a transient failure (HTTP 5xx, connection "
+                "reset, timeout, truncated or non-JSON body), with exponential backoff."
+            ),
+        ),
+        th.Property(
+            "backoff_factor",
+            th.NumberType(minimum=0),
+            default=1.0,
+            title="Backoff factor",
+            description=(
+                "Seconds of the first retry wait; each retry doubles it (with full jitter)."
+            ),
+        ),
+        th.Property(
+            "backoff_max",
+            th.NumberType(minimum=0),
+            default=60,
+            title="Backoff max",
+            description="Longest wait between two retries, in seconds.",
+        ),
+        th.Property(
+            "max_wait",
+            th.IntegerType(minimum=0),
+            default=3600,
+            title="Max rate-limit wait",
+            description=(
+                "Longest wait, in seconds, for Pocket's rate limit to reset (Pocket allowed "
+                "320 calls per user per hour). Past it the tap stops with a state that lets "
+                "the next run continue."
+            ),
+        ),
+        th.Property(
             "export_path",
             th.StringType(min_length=1),
             title="Export path",
@@ -157,7 +194,7 @@ class TapPocket(Tap):
 
     def discover_streams(self) -> list[Stream]:
         if self.export_mode:
-            from tap_pocket.export import ExportReader  # noqa: PLC0415
+            from tap_pocket.export import ExportReader
 
             reader = ExportReader(
                 self.config["export_path"],
@@ -182,8 +219,9 @@ def settings_errors(config: t.Mapping[str, t.Any]) -> list[str]:
                 "(read the API), not both."
             )
     elif not (has_key and has_token):
-        missing = [name for name, ok in (("consumer_key", has_key), ("access_token", has_token))
-                   if not ok]
+        missing = [
+            name for name, ok in (("consumer_key", has_key), ("access_token", has_token)) if not ok
+        ]
         errors.append(
             f"Missing setting(s) {', '.join(missing)}: the API needs consumer_key and "
             "access_token (see `tap-pocket auth`), or set export_path to read an export."

@@ -53,8 +53,15 @@ def assert_no_field_lost(raw: dict, row: dict) -> None:
     if row["status"] in {"deleted", "hidden"}:
         assert row["_sdc_deleted_at"] is not None
         return
-    for key in ("given_url", "given_title", "resolved_url", "resolved_title", "excerpt",
-                "amp_url", "top_image_url"):
+    for key in (
+        "given_url",
+        "given_title",
+        "resolved_url",
+        "resolved_title",
+        "excerpt",
+        "amp_url",
+        "top_image_url",
+    ):
         if key in raw:
             assert row[key] == raw[key], key
     for key in ("word_count", "time_to_read", "listen_duration_estimate", "sort_id"):
@@ -105,8 +112,10 @@ def test_dogsheep_complete_item_values() -> None:
 
 
 def test_complete_item_typed_values() -> None:
-    rows = {r["item_id"]: r for r in map(item_record,
-                                         load_entries("correlaid_pocketapi_get_complete_4items.json"))}
+    rows = {
+        r["item_id"]: r
+        for r in map(item_record, load_entries("correlaid_pocketapi_get_complete_4items.json"))
+    }
     httr = rows["1785361118"]
     assert httr["status"] == "unread"
     assert httr["favorite"] is False
@@ -135,9 +144,17 @@ def test_videos_and_is_video() -> None:
     row = item_record(entries[0])
     assert row["status"] == "archived" and row["favorite"] is True
     assert row["tags"] == ["Ryder Cup", "grantland"]
-    assert row["videos"] == [{"video_id": "1", "src": "http://www.youtube.com/v/Er34PbFkVGk?version=3&hl=en_US&rel=0",
-                              "width": 420, "height": 315, "type": "1", "vid": "Er34PbFkVGk",
-                              "length": None}]
+    assert row["videos"] == [
+        {
+            "video_id": "1",
+            "src": "http://www.youtube.com/v/Er34PbFkVGk?version=3&hl=en_US&rel=0",
+            "width": 420,
+            "height": 315,
+            "type": "1",
+            "vid": "Er34PbFkVGk",
+            "length": None,
+        }
+    ]
     assert row["has_video"] is True and row["is_video"] is False
     assert item_record({**entries[0], "has_video": "2"})["is_video"] is True
 
