@@ -1,5 +1,5 @@
-"""Allow `python -m tap_pocket`."""
+"""Allow `python -m tap_pocket` (same as the `tap-pocket` command)."""
 
-from tap_pocket.tap import TapPocket
+from tap_pocket.tap import cli
 
-TapPocket.cli()
+cli()

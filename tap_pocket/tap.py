@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import sys
 import typing as t
 from urllib.parse import urlsplit
 
@@ -261,4 +262,11 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-cli = TapPocket.cli
+def cli() -> None:
+    """``tap-pocket``: the Singer tap, or ``tap-pocket auth`` to obtain an access token."""
+    if sys.argv[1:2] == ["auth"]:
+        from tap_pocket.auth import main
+
+        main(sys.argv[2:])
+    else:
+        TapPocket.cli()

@@ -1,0 +1,115 @@
+"""Bad settings and bad credentials: a clear message, a non-zero exit, no secret shown."""
+
+from __future__ import annotations
+
+import typing as t
+
+import pytest
+from singer_sdk.exceptions import ConfigValidationError
+
+from tap_pocket.tap import TapPocket, api_url_error
+
+from .conftest import run_cli
+
+if t.TYPE_CHECKING:
+    from pathlib import Path
+
+    from tap_pocket.emulator import PocketEmulator
+
+CREDENTIALS = {"consumer_key": "ck-123456-abcdef", "access_token": "at-secret-987654"}
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ({"page_size": 0}, "page_size"),
+        ({"page_size": 5001}, "page_size"),
+        ({"state": "read-later"}, "state"),
+        ({"detail_type": "full"}, "detail_type"),
+        ({"content_type": "podcast"}, "content_type"),
+        ({"favorite": "yes"}, "favorite"),
+        ({"start_date": "last tuesday"}, "start_date"),
+        ({"request_timeout": 0}, "request_timeout"),
+        ({"api_url": "http://pocket.example.com"}, "api_url"),
+        ({"api_url": "ftp://127.0.0.1"}, "api_url"),
+        ({"tag": ""}, "tag"),
+    ],
+)
+def test_invalid_setting_is_rejected_naming_it(override: dict[str, t.Any], named: str) -> None:
+    with pytest.raises(ConfigValidationError) as raised:
+        TapPocket(config={**CREDENTIALS, **override}, parse_env_config=False)
+    assert any(named in error for error in raised.value.errors), raised.value.errors
+
+
+def test_missing_credentials_are_named() -> None:
+    with pytest.raises(ConfigValidationError) as raised:
+        TapPocket(config={"consumer_key": "x"}, parse_env_config=False)
+    assert any("access_token" in e for e in raised.value.errors)
+
+
+def test_export_and_credentials_together_are_refused() -> None:
+    with pytest.raises(ConfigValidationError) as raised:
+        TapPocket(config={**CREDENTIALS, "export_path": "pocket.zip"}, parse_env_config=False)
+    assert any("export_path" in e and "not both" in e for e in raised.value.errors)
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("https://getpocket.com", True),
+        ("http://127.0.0.1:8787", True),
+        ("http://localhost:8787", True),
+        ("http://[::1]:8787", True),
+        ("http://127.9.9.9", True),
+        ("http://getpocket.com", False),
+        ("http://10.0.0.5", False),
+        ("https://user:pw@getpocket.com", False),
+        ("getpocket.com", False),
+    ],
+)
+def test_plain_http_only_for_loopback(url: str, ok: bool) -> None:
+    assert (api_url_error(url) is None) is ok
+
+
+def test_bad_setting_exits_non_zero_through_the_cli(tmp_path: Path) -> None:
+    result = run_cli(config={**CREDENTIALS, "page_size": 0}, tmp_path=tmp_path)
+    assert result.returncode != 0
+    assert "page_size" in result.stderr
+    assert result.stdout == ""
+    assert CREDENTIALS["access_token"] not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("override", "status", "code", "text"),
+    [
+        ({"access_token": "not-a-token"}, 401, "107", "A valid access token is required"),
+        ({"consumer_key": "not-a-key"}, 403, "152", "Invalid consumer key."),
+    ],
+)
+def test_bad_credentials_fail_fast_with_pockets_error(
+    tmp_path: Path,
+    emulator: PocketEmulator,
+    api_config: dict[str, t.Any],
+    override: dict[str, str],
+    status: int,
+    code: str,
+    text: str,
+) -> None:
+    config = {**api_config, **override}
+    result = run_cli(config=config, tmp_path=tmp_path)
+    assert result.returncode != 0
+    assert f"HTTP {status}" in result.stderr
+    assert f"X-Error-Code {code}" in result.stderr
+    assert text in result.stderr
+    assert "hint:" in result.stderr
+    # a fatal error is not retried
+    assert len([r for r in emulator.requests if r[1] == "/v3/get"]) == 1
+    for secret in (config["consumer_key"], config["access_token"]):
+        assert secret not in result.stderr
+        assert secret not in result.stdout
+
+
+def test_environment_does_not_leak_into_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TAP_POCKET_PAGE_SIZE", "7")
+    tap = TapPocket(config=CREDENTIALS, parse_env_config=False)
+    assert tap.config["page_size"] == 30
