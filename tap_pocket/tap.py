@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import sys
 import typing as t
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from singer_sdk import Tap
@@ -193,6 +194,11 @@ class TapPocket(Tap):
     def export_mode(self) -> bool:
         return bool(self.config.get("export_path"))
 
+    def load_streams(self) -> list[Stream]:
+        # The SDK orders streams by name; items must sync before highlights, which
+        # reuse the annotations that came with the item pages instead of refetching.
+        return sorted(super().load_streams(), key=lambda stream: stream.name != "items")
+
     def discover_streams(self) -> list[Stream]:
         if self.export_mode:
             from tap_pocket.export import ExportReader
@@ -227,6 +233,11 @@ def settings_errors(config: t.Mapping[str, t.Any]) -> list[str]:
             f"Missing setting(s) {', '.join(missing)}: the API needs consumer_key and "
             "access_token (see `tap-pocket auth`), or set export_path to read an export."
         )
+    start_date = config.get("start_date")
+    if start_date is not None and _parse_datetime(str(start_date)) is None:
+        errors.append(
+            f"start_date {start_date!r} is not an ISO 8601 date-time such as 2024-01-31T00:00:00Z"
+        )
     api_url = str(config.get("api_url") or DEFAULT_API_URL)
     url_error = api_url_error(api_url)
     if url_error:
@@ -251,6 +262,13 @@ def api_url_error(api_url: str) -> str | None:
             "plain http is allowed only for loopback hosts (127.0.0.1, ::1, localhost)."
         )
     return None
+
+
+def _parse_datetime(value: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def _is_loopback(host: str) -> bool:

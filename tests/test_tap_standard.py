@@ -10,9 +10,8 @@ from tap_pocket.emulator import FakeClock, PocketEmulator, generate_account
 from tap_pocket.tap import TapPocket
 
 # The SDK builds the test class at import time from a fixed config, so the emulator
-# has to be listening by then.
+# has to be listening by then (it starts when constructed).
 _EMULATOR = PocketEmulator(generate_account(150, seed=3, clock=FakeClock(start=1_700_000_000)))
-_EMULATOR.start()
 atexit.register(_EMULATOR.close)
 
 TestTapPocket = get_tap_test_class(
