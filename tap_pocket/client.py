@@ -124,7 +124,8 @@ class PocketStream(RESTStream[int]):
 
     Credentials travel only in the JSON body, never in the URL, headers or logs.
 
-    Every sync sends ``since`` (the bookmark, start_date or 0) and sorts oldest first.
+    Every sync sends ``since`` (the bookmark, start_date, or 1 for everything) and sorts
+    oldest first.
     In a ``since`` sync Pocket keeps deleted items in the list as tombstones and appends
     new ones at the end, so offsets stay stable while the account changes mid-sync, and
     an interrupted sync can resume at the offset where it stopped.
@@ -142,7 +143,8 @@ class PocketStream(RESTStream[int]):
         self._pages_fetched = 0
         self._entries_seen = 0
         self._first_server_time: datetime | None = None
-        self._next_request_at = 0.0  # monotonic clock; set when Pocket says no calls remain
+        #: (which limit, monotonic time it resets) once Pocket says no calls remain
+        self._rate_limited: tuple[str, float] | None = None
 
     @property
     def url_base(self) -> str:
@@ -175,12 +177,16 @@ class PocketStream(RESTStream[int]):
         return self._paginator
 
     def get_since(self, context: Context | None) -> int:
-        """Unix seconds for ``since``: a resumed sync's, else the bookmark or start_date, else 0."""
+        """Unix seconds for ``since``: a resumed sync's, else the bookmark or start_date.
+
+        A first sync sends 1, not 0: legacy servers read ``since=0`` as "no since", which
+        would drop deleted items from the list and shift the offsets under a running sync.
+        """
         marker = self._resume_marker(context)
         if marker and "since" in marker:
             return int(marker["since"])
         start = self.get_starting_timestamp(context)
-        return 0 if start is None else int(start.timestamp())
+        return 1 if start is None else max(1, int(start.timestamp()))
 
     def get_replication_key_signpost(self, context: Context | None = None) -> None:
         # The bookmark is capped by Pocket's clock once the first page arrives (see
@@ -286,26 +292,30 @@ class PocketStream(RESTStream[int]):
     # Rate limits and retries -----------------------------------------------------
 
     def _wait_for_rate_limit(self) -> None:
-        delay = self._next_request_at - time.monotonic()
-        if delay > 0:
-            self.logger.info(
-                "Pocket's rate limit is used up: waiting %.0f s for it to reset", delay
-            )
-            time.sleep(delay)
-
-    def _schedule_after_reset(self, which: str, reset: float) -> None:
-        """Pause the next request until the limit resets, or stop if that is too long."""
+        """Before a request: if Pocket said no calls remain, wait for the reset or stop."""
+        if self._rate_limited is None:
+            return
+        which, reset_at = self._rate_limited
+        delay = reset_at - time.monotonic()
         max_wait = float(self.config.get("max_wait", 3600))
-        if reset > max_wait:
-            resume_at = datetime.now(timezone.utc) + timedelta(seconds=reset)
+        if delay > max_wait:
+            resume_at = datetime.now(timezone.utc) + timedelta(seconds=delay)
             msg = (
-                f"Pocket's {which} rate limit is used up and resets in {reset:.0f} s, longer "
+                f"Pocket's {which} rate limit is used up and resets in {delay:.0f} s, longer "
                 f"than max_wait ({max_wait:.0f} s). Stopping; run again after "
                 f"{resume_at:%Y-%m-%d %H:%M} UTC: the saved state continues where this "
                 "run stopped."
             )
             raise PocketRateLimitError(msg)
-        self._next_request_at = max(self._next_request_at, time.monotonic() + reset)
+        if delay > 0:
+            self.logger.info(
+                "Pocket's %s rate limit is used up: waiting %.0f s for it to reset", which, delay
+            )
+            time.sleep(delay)
+        self._rate_limited = None
+
+    def _note_rate_limit(self, which: str, reset: float) -> None:
+        self._rate_limited = (which, time.monotonic() + reset)
 
     def backoff_max_tries(self) -> int:
         return int(self.config.get("max_retries", 5)) + 1
@@ -356,7 +366,9 @@ class PocketStream(RESTStream[int]):
         status = response.status_code
         limit = rate_limit_wait(response.headers)
         if status == HTTPStatus.FORBIDDEN and limit is not None:
-            self._schedule_after_reset(*limit)
+            # Wait (or stop) now: the retry goes straight back to Pocket.
+            self._note_rate_limit(*limit)
+            self._wait_for_rate_limit()
             raise RetriableAPIError(
                 f"HTTP 403 from POST {self.path}: Pocket's {limit[0]} rate limit is used up",
                 response,
@@ -373,7 +385,8 @@ class PocketStream(RESTStream[int]):
         # A 200 with a cut-off or HTML body is a transient fault: parse it now to retry.
         self.page_of(response)
         if limit is not None:
-            self._schedule_after_reset(*limit)
+            # Pace: the next request, if there is one, waits for the reset.
+            self._note_rate_limit(*limit)
 
     def response_error_message(self, response: requests.Response) -> str:
         # The SDK's default message includes the whole body; ours names Pocket's own error.

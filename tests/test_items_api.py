@@ -46,7 +46,7 @@ def test_full_sync_returns_every_item_once_over_pages(
     pages = -(-len(ids) // 30)
     assert len(requests) == pages + 1 >= 5
     assert [r["offset"] for r in requests] == [30 * i for i in range(pages + 1)]
-    assert all(r["since"] == 0 and r["count"] == 30 for r in requests)
+    assert all(r["since"] == 1 and r["count"] == 30 for r in requests)
 
     validator = Draft7Validator(ITEM_SCHEMA, format_checker=FormatChecker())
     rows = {r["item_id"]: r for r in output.records["items"]}
