@@ -171,9 +171,9 @@ def test_missing_unknown_and_used_codes(emulator: PocketEmulator) -> None:
             timeout=10,
         )
 
-    with pytest.raises(OAuthError, match="X-Error-Code 182: Missing code.*hint"):
+    with pytest.raises(OAuthError, match=r"X-Error-Code 182: Missing code\..*hint"):
         authorize("")
-    with pytest.raises(OAuthError, match="X-Error-Code 185: Code not found.*hint"):
+    with pytest.raises(OAuthError, match=r"X-Error-Code 185: Code not found\..*hint"):
         authorize("no-such-code")
     code = request_token(emulator)
     requests.get(
@@ -213,7 +213,7 @@ def test_timeout_waiting_for_the_browser(tmp_path: Path, emulator: PocketEmulato
         cwd=tmp_path,
     )
     run.authorize_url()  # printed, but nobody opens it
-    code, stdout, stderr = run.finish()
+    code, _stdout, stderr = run.finish()
     assert code != 0
     assert "timed out after 1 s waiting for the browser" in stderr
 

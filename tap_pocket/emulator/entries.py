@@ -8,8 +8,8 @@ that text form; :mod:`tap_pocket.emulator.account` decides which pieces an item 
 from __future__ import annotations
 
 import json
+import time
 import typing as t
-from datetime import datetime, timezone
 
 #: The fields that describe the user's copy of the item, in Pocket's order. ``sort_id``
 #: (the position in the page) follows them, so the cached text is split around it.
@@ -50,7 +50,9 @@ TAIL_FIELDS: tuple[str, ...] = (
 )
 
 #: ``detailType=simple`` leaves these out.
-COMPLETE_ONLY_FIELDS = frozenset({"tags", "authors", "image", "images", "videos", "domain_metadata"})
+COMPLETE_ONLY_FIELDS = frozenset(
+    {"tags", "authors", "image", "images", "videos", "domain_metadata"}
+)
 
 #: Scalars Pocket sent as strings even when they hold numbers.
 STRING_FIELDS = frozenset(
@@ -85,8 +87,10 @@ INT_FIELDS = frozenset({"sort_id", "time_to_read", "listen_duration_estimate"})
 #: Item statuses, as Pocket spelled them.
 UNREAD, ARCHIVED, DELETED, HIDDEN = "0", "1", "2", "3"
 
-# Compact and UTF-8: Pocket's answers were minified, and emoji travel as themselves.
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+# Compact, with non-ASCII characters as \uXXXX escapes: that is what Pocket's PHP
+# json_encode sent, and it keeps page text pure ASCII, which Python joins and encodes
+# to bytes far faster than text holding emoji.
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True).encode
 
 
 def encode(value: t.Any) -> str:
@@ -124,8 +128,7 @@ def tombstone_text(item_id: str, status: str) -> str:
 
 def iso_utc(seconds: int) -> str:
     """Unix seconds as the ISO 8601 form of annotation dates: ``2019-09-22T03:36:43.000Z``."""
-    moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(seconds))
 
 
 def annotation_patch(quote: str, position: int) -> str:
