@@ -13,6 +13,7 @@ from tap_pocket.client import PocketStream
 from tap_pocket.records import highlight_records, item_record
 
 if t.TYPE_CHECKING:
+    import requests
     from singer_sdk.helpers.types import Context
 
     from tap_pocket.export import ExportReader
@@ -129,50 +130,61 @@ HIGHLIGHT_SCHEMA = th.PropertiesList(
 ).to_dict()
 
 
-class _ItemsStreamMixin:
+class ItemsStream(PocketStream):
+    """Saved items from ``POST /v3/get``, incremental on ``time_updated`` via ``since``.
+
+    When ``highlights`` is selected, the same responses carry the annotations
+    (``annotations=1``): each page's highlights go to the child stream as that page
+    ends, so no page is fetched twice.
+    """
+
     name = "items"
-    primary_keys = ("item_id",)
+    primary_keys: t.ClassVar[list[str]] = ["item_id"]
     replication_key = "time_updated"
     schema = ITEM_SCHEMA
     # Rows are built fully typed by tap_pocket.records; re-conforming them is wasted work.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
-
-class _HighlightsStreamMixin:
-    name = "highlights"
-    primary_keys = ("highlight_id",)
-    replication_key = "created_at"
-    schema = HIGHLIGHT_SCHEMA
-    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
-
-
-class ItemsStream(_ItemsStreamMixin, PocketStream):
-    """Saved items from ``POST /v3/get``, incremental on ``time_updated`` via ``since``.
-
-    When ``highlights`` is selected too, the same responses carry the annotations
-    (``annotations=1``) and the highlights stream reads them from here instead of
-    fetching every page a second time.
-    """
-
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
-        #: Highlight rows seen in this run's item pages; None until items have synced.
-        self.highlights_stash: list[dict[str, t.Any]] | None = None
+        #: Highlight rows of the page being emitted, handed to the highlights stream.
+        self.page_highlights: list[dict[str, t.Any]] = []
+        self._entries_left_on_page = 0
 
     def _highlights_wanted(self) -> bool:
-        highlights = self._tap.streams.get("highlights")
-        return bool(highlights and highlights.selected)
+        return any(child.selected for child in self.child_streams)
 
     def extra_request_params(self) -> dict[str, t.Any]:
-        return {"annotations": "1"} if self._highlights_wanted() else {}
+        if not self._highlights_wanted():
+            return {}
+        if not self.selected:  # only the highlights are wanted: keep the pages small
+            return {"annotations": "1", "detailType": "simple"}
+        return {"annotations": "1"}
+
+    def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
+        entries = list(super().parse_response(response))
+        self._entries_left_on_page = len(entries)
+        return entries
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
-        stash: list[dict[str, t.Any]] | None = [] if self._highlights_wanted() else None
+        want_highlights = self._highlights_wanted()
         for raw in self.iter_entries(context):
-            if stash is not None and "annotations" in raw:
-                stash.extend(highlight_records(raw))
+            self._entries_left_on_page -= 1
+            if want_highlights and "annotations" in raw:
+                self.page_highlights.extend(highlight_records(raw))
             yield item_record(raw, observed_at=self._observed_at())
-        self.highlights_stash = stash
+
+    def generate_child_contexts(
+        self, record: dict[str, t.Any], context: Context | None
+    ) -> t.Iterable[Context | None]:
+        # Called right after each record: once a page's last entry is out, its
+        # highlights go to the child stream in one batch.
+        if self._entries_left_on_page == 0 and self.page_highlights:
+            yield {"page_offset": self._page_offset()}
+
+    def _page_offset(self) -> int:
+        paginator = self._paginator
+        return paginator.current_value if paginator else 0
 
     def _observed_at(self) -> str | None:
         cached = self._page_cache
@@ -180,21 +192,26 @@ class ItemsStream(_ItemsStreamMixin, PocketStream):
         return server_time.isoformat() if server_time else None
 
 
-class HighlightsStream(_HighlightsStreamMixin, PocketStream):
-    """Highlights (annotations) of saved items, from ``/v3/get`` with ``annotations=1``."""
+class HighlightsStream(Stream):
+    """Highlights (annotations) of saved items: a child of ``items`` in API mode.
 
-    def extra_request_params(self) -> dict[str, t.Any]:
-        return {"annotations": "1", "detailType": "simple"}
+    They arrive inside the item pages (``annotations=1``), so they follow the items
+    stream's ``since`` window: each sync emits the highlights of the items it read.
+    """
+
+    name = "highlights"
+    primary_keys: t.ClassVar[list[str]] = ["highlight_id"]
+    replication_key = "created_at"
+    schema = HIGHLIGHT_SCHEMA
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+    parent_stream_type = ItemsStream
+    # One bookmark for the stream, not one per page of the parent.
+    state_partitioning_keys: t.ClassVar[list[str]] = []
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
-        items = self._tap.streams.get("items")
-        stash = getattr(items, "highlights_stash", None)
-        if stash is not None:
-            # The items sync of this run already read these from the same responses.
-            yield from stash
-            return
-        for raw in self.iter_entries(context):
-            yield from highlight_records(raw)
+        items = t.cast("ItemsStream", self._tap.streams["items"])
+        batch, items.page_highlights = items.page_highlights, []
+        return batch
 
 
 class _ExportStream(Stream):
@@ -213,15 +230,27 @@ class _ExportStream(Stream):
         return Path(self.config["export_path"]).expanduser()
 
 
-class ExportItemsStream(_ItemsStreamMixin, _ExportStream):
+class ExportItemsStream(_ExportStream):
     """Items from a Pocket export: zip, folder, CSV part, ril_export.html or API dump."""
+
+    name = ItemsStream.name
+    primary_keys = ItemsStream.primary_keys
+    replication_key = ItemsStream.replication_key
+    schema = ITEM_SCHEMA
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         return self.reader.items()
 
 
-class ExportHighlightsStream(_HighlightsStreamMixin, _ExportStream):
+class ExportHighlightsStream(_ExportStream):
     """Highlights from an export's ``annotations/*.json`` or an API dump's annotations."""
+
+    name = HighlightsStream.name
+    primary_keys = HighlightsStream.primary_keys
+    replication_key = HighlightsStream.replication_key
+    schema = HIGHLIGHT_SCHEMA
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         return self.reader.highlights()

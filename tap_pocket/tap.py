@@ -194,11 +194,6 @@ class TapPocket(Tap):
     def export_mode(self) -> bool:
         return bool(self.config.get("export_path"))
 
-    def load_streams(self) -> list[Stream]:
-        # The SDK orders streams by name; items must sync before highlights, which
-        # reuse the annotations that came with the item pages instead of refetching.
-        return sorted(super().load_streams(), key=lambda stream: stream.name != "items")
-
     def discover_streams(self) -> list[Stream]:
         if self.export_mode:
             from tap_pocket.export import ExportReader

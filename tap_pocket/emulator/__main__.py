@@ -1,0 +1,49 @@
+"""Run the emulator in the foreground for demos.
+
+python -m tap_pocket.emulator --items 500 --port 8787 [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+
+from tap_pocket.emulator.generator import generate_account
+from tap_pocket.emulator.server import PocketEmulator
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tap_pocket.emulator", description="Serve an emulated Pocket v3 API."
+    )
+    parser.add_argument("--items", type=int, default=500, help="items in the generated account")
+    parser.add_argument("--port", type=int, default=8787, help="port on 127.0.0.1 (0: any free)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the generated account")
+    parser.add_argument("--consumer-key", default="emulator-consumer-key")
+    parser.add_argument("--access-token", default="emulator-access-token")
+    parser.add_argument("--user-limit", type=int, default=320, help="calls per user per hour")
+    args = parser.parse_args(argv)
+
+    account = generate_account(args.items, seed=args.seed)
+    emulator = PocketEmulator(
+        account,
+        consumer_key=args.consumer_key,
+        access_token=args.access_token,
+        port=args.port,
+        user_limit=args.user_limit,
+    )
+    with emulator:
+        print(f"Pocket emulator serving {args.items} items at {emulator.url}", file=sys.stderr)
+        print(f"  consumer_key: {emulator.consumer_key}", file=sys.stderr)
+        print(f"  access_token: {emulator.access_token}", file=sys.stderr)
+        print("Press Ctrl-C to stop.", file=sys.stderr)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            print("stopped", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

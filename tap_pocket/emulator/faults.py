@@ -1,0 +1,126 @@
+"""Failures the emulator can inject into ``/v3/get``, to test a client's resilience.
+
+Build them by chaining: ``Faults().fail_first(2).slow(0.05)``; each builder also works on
+the class (``Faults.reset_every(3)``) and returns the :class:`Faults`. All are off by
+default. Request numbers count ``/v3/get`` calls from the moment the faults were given to
+the emulator (at construction, or by assigning ``emulator.faults``), starting at 1.
+"""
+
+from __future__ import annotations
+
+import functools
+import typing as t
+from dataclasses import dataclass, field
+
+if t.TYPE_CHECKING:
+    from tap_pocket.emulator.account import Account
+
+
+class _builder:
+    """Lets a builder run on an instance (``faults.slow(1)``) or on the class
+    (``Faults.slow(1)``, which starts from a fresh ``Faults()``); both return the Faults."""
+
+    def __init__(self, method: t.Callable[..., None]) -> None:
+        self._method = method
+        functools.update_wrapper(self, method)  # type: ignore[arg-type]
+
+    def __get__(self, instance: Faults | None, owner: type[Faults]) -> t.Callable[..., Faults]:
+        @functools.wraps(self._method)
+        def build(*args: t.Any, **kwargs: t.Any) -> Faults:
+            faults = owner() if instance is None else instance
+            self._method(faults, *args, **kwargs)
+            return faults
+
+        return build
+
+
+@dataclass
+class Faults:
+    """What goes wrong, and when. See the builder methods for each fault."""
+
+    fail_count: int = 0
+    fail_status: int = 503
+    fail_error_code: str = "199"
+    fail_error: str = "Pocket server issue"
+    reset_period: int = 0
+    truncate_period: int = 0
+    non_json_period: int = 0
+    delay_seconds: float = 0.0
+    user_limit_calls: int | None = None
+    user_limit_window: float = 3600.0
+    mutate_after_request: int = 0
+    mutation: t.Callable[[Account], t.Any] | None = field(default=None, repr=False)
+
+    @_builder
+    def fail_first(
+        self,
+        n: int,
+        status: int = 503,
+        error_code: str = "199",
+        error: str = "Pocket server issue",
+    ) -> None:
+        """Answer the first ``n`` requests with ``status`` and X-Error / X-Error-Code."""
+        self.fail_count, self.fail_status = n, status
+        self.fail_error_code, self.fail_error = str(error_code), error
+
+    @_builder
+    def reset_every(self, k: int) -> None:
+        """Every k-th request, drop the connection without answering (a TCP reset)."""
+        self.reset_period = _positive(k)
+
+    @_builder
+    def truncate_every(self, k: int) -> None:
+        """Every k-th request, answer 200 with the first half of the JSON body only (the
+        Content-Length matches the half, so the HTTP exchange itself succeeds)."""
+        self.truncate_period = _positive(k)
+
+    @_builder
+    def non_json_every(self, k: int) -> None:
+        """Every k-th request, answer 200 with an HTML page instead of JSON."""
+        self.non_json_period = _positive(k)
+
+    @_builder
+    def slow(self, seconds: float) -> None:
+        """Delay every response by ``seconds``."""
+        self.delay_seconds = seconds
+
+    @_builder
+    def user_limit(self, limit: int, reset_seconds: float) -> None:
+        """A tiny per-user rate limit: ``limit`` calls per window of ``reset_seconds``.
+
+        The window is measured in real (monotonic) time, not the account clock, so tests
+        with 2-second windows work while a FakeClock stands still. It starts at the first
+        call; once exhausted, calls get 403 with X-Limit-User-Remaining 0 and
+        X-Limit-User-Reset = whole seconds until the window ends.
+        """
+        self.user_limit_calls, self.user_limit_window = limit, reset_seconds
+
+    @_builder
+    def mutate_after(self, k: int, fn: t.Callable[[Account], t.Any]) -> None:
+        """Once the k-th request has been answered, call ``fn(account)`` once (to change
+        the account in the middle of a sync)."""
+        self.mutate_after_request, self.mutation = _positive(k), fn
+
+    # ------------------------------------------------------------------ decisions
+
+    def fails(self, request_number: int) -> bool:
+        return request_number <= self.fail_count
+
+    def resets(self, request_number: int) -> bool:
+        return _every(self.reset_period, request_number)
+
+    def truncates(self, request_number: int) -> bool:
+        return _every(self.truncate_period, request_number)
+
+    def sends_html(self, request_number: int) -> bool:
+        return _every(self.non_json_period, request_number)
+
+
+def _every(period: int, request_number: int) -> bool:
+    return period > 0 and request_number % period == 0
+
+
+def _positive(k: int) -> int:
+    if k < 1:
+        raise ValueError("request periods count from 1")
+    return k

@@ -1,0 +1,394 @@
+"""The emulator's HTTP server: Pocket's v3 API on a loopback port, in a daemon thread.
+
+Routes: ``/v3/get`` (POST or GET), ``/v3/oauth/request``, ``/v3/oauth/authorize`` and the
+user-facing ``/auth/authorize``. Every answer carries a ``Date`` header from the account
+clock. API answers carry Pocket's ``X-Limit-Key-*`` budget headers, and ``X-Limit-User-*``
+once the access token is known.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import json
+import socket
+import struct
+import sys
+import threading
+import time
+import typing as t
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from urllib.parse import parse_qsl
+
+from tap_pocket.emulator.account import Account
+from tap_pocket.emulator.faults import Faults
+from tap_pocket.emulator.oauth import OAuthFlow
+from tap_pocket.emulator.ratelimit import DEFAULT_KEY_LIMIT, DEFAULT_USER_LIMIT, HOUR, RateWindow
+from tap_pocket.emulator.replies import HTML, JSON, Reply, error_reply, status_line_body
+from tap_pocket.emulator.v3_get import (
+    ParameterError,
+    bad_request_reply,
+    get_body,
+    parse_get_request,
+)
+
+MISSING_CONSUMER_KEY = (400, "138", "Missing consumer key.")
+INVALID_CONSUMER_KEY = (403, "152", "Invalid consumer key.")
+INVALID_ACCESS_TOKEN = (
+    401,
+    "107",
+    "A valid access token is required to access the requested API endpoint.",
+)
+RATE_LIMITED_CODE = "5200"
+USER_RATE_LIMITED = (403, RATE_LIMITED_CODE, "User rate limit exceeded")
+KEY_RATE_LIMITED = (403, RATE_LIMITED_CODE, "Consumer key rate limit exceeded")
+
+#: What ``Faults.non_json_every`` serves: a maintenance page, as proxies and CDNs do.
+MAINTENANCE_PAGE = (
+    b"<!DOCTYPE html><html><head><title>Pocket</title></head><body>"
+    b"<h1>Pocket is down for scheduled maintenance</h1><p>Please try again later.</p>"
+    b"</body></html>"
+)
+
+
+class RecordedRequest(t.NamedTuple):
+    """One request as the emulator saw it; ``params`` merges query string and body, with
+    credentials left in, so that tests can check what a client sent."""
+
+    method: str
+    path: str
+    params: dict[str, t.Any]
+
+
+class PocketEmulator:
+    """A Pocket v3 API server for one account, on ``http://127.0.0.1:<port>``.
+
+    Starts at construction; use as a context manager or call :meth:`close`. ``faults``
+    can be replaced while it runs (``emulator.faults = Faults().fail_first(1)``), which
+    also restarts the fault request count. ``user_limit``/``key_limit`` are Pocket's
+    hourly budgets, enforced (403, X-Error-Code 5200) like Pocket did.
+    """
+
+    def __init__(
+        self,
+        account: Account,
+        consumer_key: str = "emulator-consumer-key",
+        access_token: str = "emulator-access-token",  # noqa: S107 - a fake server's fake token
+        faults: Faults | None = None,
+        username: str = "emulator-user",
+        *,
+        oauth_user_rejects: bool = False,
+        port: int = 0,
+        user_limit: int = DEFAULT_USER_LIMIT,
+        key_limit: int = DEFAULT_KEY_LIMIT,
+    ) -> None:
+        self.account = account
+        self.consumer_key = consumer_key
+        self.access_token = access_token
+        self.username = username
+        self.requests: list[RecordedRequest] = []
+        #: The headers of each request, in the order of :attr:`requests`; look-ups such as
+        #: ``headers["x-accept"]`` ignore case (None when absent).
+        self.request_headers: list[Message] = []
+        self._user_limit = user_limit
+        self._access_tokens = {access_token: username}
+        self._key_window = RateWindow(key_limit, HOUR)
+        self._state_lock = threading.Lock()
+        self.faults = faults or Faults()
+        self.oauth = OAuthFlow(consumer_key, username, self._grant, oauth_user_rejects)
+        self._server = _Server(("127.0.0.1", port), _Handler, self)
+        self.port: int = self._server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.01},  # how long close() may wait for the loop
+            name=f"pocket-emulator-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        self._closed = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def __enter__(self) -> PocketEmulator:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop serving and drop open (keep-alive) connections. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self._server.shutdown()
+        self._server.drop_connections()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    # ------------------------------------------------------------------ faults
+
+    @property
+    def faults(self) -> Faults:
+        return self._faults
+
+    @faults.setter
+    def faults(self, faults: Faults) -> None:
+        with self._state_lock:
+            self._faults = faults
+            self._request_number = 0
+            self._user_windows: dict[str, RateWindow] = {}
+            # Cleared while a Faults.mutate_after change is due; later requests wait for it.
+            self._mutation_settled = threading.Event()
+            self._mutation_settled.set()
+
+    # ------------------------------------------------------------------ dispatch
+
+    def handle(self, method: str, target: str, headers: Message, body: bytes) -> Reply:
+        """Answer one HTTP request (called by the handler threads)."""
+        path, _, query_string = target.partition("?")
+        content_type = headers.get("Content-Type") or ""
+        params, locations = _request_params(query_string, content_type, body)
+        self.requests.append(RecordedRequest(method, path, params))
+        self.request_headers.append(headers)
+        wants_json = "application/json" in (headers.get("X-Accept") or "").lower()
+        routes: dict[str, tuple[tuple[str, ...], t.Callable[[], Reply]]] = {
+            "/v3/get": (("GET", "POST"), lambda: self._get(params, locations)),
+            "/v3/oauth/request": (("POST",), lambda: self.oauth.request_token(params, wants_json)),
+            "/v3/oauth/authorize": (("POST",), lambda: self.oauth.access_token(params, wants_json)),
+            "/auth/authorize": (("GET",), lambda: self.oauth.user_authorizes(params)),
+        }
+        route = routes.get(path.rstrip("/") or "/")
+        if route is None:
+            return Reply(404, status_line_body(404))
+        methods, answer = route
+        if method not in methods:
+            return Reply(405, status_line_body(405), headers={"Allow": ", ".join(methods)})
+        return answer()
+
+    def _grant(self, access_token: str) -> None:
+        """Accept a token issued by the OAuth flow on /v3/get, for the same user."""
+        with self._state_lock:
+            self._access_tokens[access_token] = self.username
+
+    # ------------------------------------------------------------------ /v3/get
+
+    def _get(self, params: dict[str, t.Any], locations: dict[str, str]) -> Reply:
+        with self._state_lock:
+            self._request_number += 1
+            number, faults, settled = self._request_number, self._faults, self._mutation_settled
+            mutates = faults.mutation is not None and number == faults.mutate_after_request
+            if mutates:
+                settled.clear()
+        if not mutates:
+            # A change due after an earlier answer happens before this request is served,
+            # even when the client sent it on another connection.
+            settled.wait(timeout=60)
+        if faults.delay_seconds:
+            time.sleep(faults.delay_seconds)
+        reply = self._get_reply(params, locations, faults, number)
+        if mutates:
+            reply.after = lambda: self._mutate(faults, settled)
+        return reply
+
+    def _get_reply(
+        self, params: dict[str, t.Any], locations: dict[str, str], faults: Faults, number: int
+    ) -> Reply:
+        if faults.resets(number):
+            return Reply.connection_reset()
+        if faults.fails(number):
+            reply = error_reply(faults.fail_status, faults.fail_error_code, faults.fail_error)
+            return reply.with_headers(self._key_window.headers("X-Limit-Key"))
+        if faults.sends_html(number):
+            return Reply(200, MAINTENANCE_PAGE, HTML, self._key_window.headers("X-Limit-Key"))
+        user_window = self._authenticate(params)
+        if isinstance(user_window, Reply):
+            return user_window
+        limits = self._key_window.headers("X-Limit-Key") | user_window.headers("X-Limit-User")
+        try:
+            request = parse_get_request(params, locations)
+        except ParameterError as error:
+            return bad_request_reply(error).with_headers(limits)
+        body = get_body(self.account, request, now=self.account.clock())
+        if faults.truncates(number):
+            body = body[: len(body) // 2]
+        return Reply(200, body, JSON, limits)
+
+    def _authenticate(self, params: dict[str, t.Any]) -> Reply | RateWindow:
+        """Check the consumer key and spend its budget, then find the user and spend
+        theirs. Returns the refusal, or the user's rate window."""
+        key_window = self._key_window
+        consumer_key = params.get("consumer_key")
+        refusal, username = None, None
+        if not consumer_key:
+            refusal = error_reply(*MISSING_CONSUMER_KEY)
+        elif consumer_key != self.consumer_key:
+            refusal = error_reply(*INVALID_CONSUMER_KEY)
+        elif not key_window.take():
+            refusal = error_reply(*KEY_RATE_LIMITED)
+        else:
+            with self._state_lock:
+                username = self._access_tokens.get(str(params.get("access_token") or ""))
+        if username is None:  # refused above, or an unknown access token
+            refusal = refusal or error_reply(*INVALID_ACCESS_TOKEN)
+            return refusal.with_headers(key_window.headers("X-Limit-Key"))
+        user_window = self._user_window(username)
+        if not user_window.take():
+            limits = key_window.headers("X-Limit-Key") | user_window.headers("X-Limit-User")
+            return error_reply(*USER_RATE_LIMITED).with_headers(limits)
+        return user_window
+
+    def _user_window(self, username: str) -> RateWindow:
+        with self._state_lock:
+            window = self._user_windows.get(username)
+            if window is None:
+                faults = self._faults
+                if faults.user_limit_calls is not None:
+                    window = RateWindow(faults.user_limit_calls, faults.user_limit_window)
+                else:
+                    window = RateWindow(self._user_limit, HOUR)
+                self._user_windows[username] = window
+            return window
+
+    def _mutate(self, faults: Faults, settled: threading.Event) -> None:
+        try:
+            if faults.mutation is not None:
+                faults.mutation(self.account)
+        finally:
+            settled.set()
+
+
+def _request_params(
+    query_string: str, content_type: str, body: bytes
+) -> tuple[dict[str, t.Any], dict[str, str]]:
+    """Parameters from the query string and the body (JSON or form); the body wins, as it
+    did on Pocket's server for POSTs. Also returns where each one came from."""
+    params: dict[str, t.Any] = dict(parse_qsl(query_string, keep_blank_values=True))
+    locations = dict.fromkeys(params, "query")
+    body_params: dict[str, t.Any] = {}
+    text = body.decode("utf-8", errors="replace").strip()
+    if text:
+        if "json" in content_type.lower() or text.startswith("{"):
+            try:
+                decoded = json.loads(text)
+            except ValueError:
+                decoded = None  # an unreadable body carries no parameters
+            body_params = decoded if isinstance(decoded, dict) else {}
+        else:
+            body_params = dict(parse_qsl(text, keep_blank_values=True))
+    params.update(body_params)
+    locations.update(dict.fromkeys(body_params, "body"))
+    return params, locations
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # close() wakes handler threads itself (drop_connections) rather than joining them: a
+    # thread that is still sleeping in Faults.slow must not hold up a test's teardown.
+    block_on_close = False
+    allow_reuse_address = True
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[BaseHTTPRequestHandler],
+        emulator: PocketEmulator,
+    ) -> None:
+        self.emulator = emulator
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, handler)
+
+    def track(self, connection: socket.socket, is_open: bool) -> None:
+        with self._connections_lock:
+            if is_open:
+                self._connections.add(connection)
+            else:
+                self._connections.discard(connection)
+
+    def handle_error(self, request: t.Any, client_address: t.Any) -> None:
+        """Clients that hang up (or an emulator closing under them) are normal here; other
+        errors are emulator bugs and get the default traceback on stderr."""
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handle_error(request, client_address)
+
+    def drop_connections(self) -> None:
+        """Wake handler threads blocked on idle keep-alive connections, so they end."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):  # already gone
+                connection.shutdown(socket.SHUT_RDWR)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: clients reuse one connection per sync
+    server_version = "PocketEmulator"
+    disable_nagle_algorithm = True  # headers and body go out at once, no 40 ms stalls
+    timeout = 120  # an idle keep-alive connection is closed after this
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.track(self.connection, is_open=True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.track(self.connection, is_open=False)
+
+    def do_GET(self) -> None:
+        self._answer("GET")
+
+    def do_POST(self) -> None:
+        self._answer("POST")
+
+    def _answer(self, method: str) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        emulator = self.server.emulator
+        reply = emulator.handle(method, self.path, self.headers, body)
+        try:
+            if reply.reset:
+                self._reset_connection()
+            else:
+                self._send(reply)
+        finally:
+            if reply.after is not None:
+                reply.after()
+
+    def _send(self, reply: Reply) -> None:
+        self.send_response(reply.status)
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.send_header("X-Source", "Pocket")
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        self.wfile.write(reply.body)
+
+    def _reset_connection(self) -> None:
+        """Close with SO_LINGER 0: the client sees a TCP reset instead of an answer."""
+        self.close_connection = True
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.connection.close()
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The Date header follows the account clock, FakeClock included."""
+        now = self.server.emulator.account.clock() if timestamp is None else timestamp
+        return email.utils.formatdate(now, usegmt=True)
+
+    def log_message(self, format: str, *args: t.Any) -> None:
+        """Silent: a test run makes thousands of requests."""
