@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
+from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_pocket import streams
@@ -24,6 +25,8 @@ class TapPocket(Tap):
     """Singer tap for Pocket: the saved library from an export or a Pocket v3 API."""
 
     name = "tap-pocket"
+    # msgspec serializes Singer messages several times faster than the default writer.
+    message_writer_class = MsgSpecWriter
 
     config_jsonschema = th.PropertiesList(
         th.Property(

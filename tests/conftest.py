@@ -62,10 +62,13 @@ def run_tap(
 ) -> SyncOutput:
     """Run a full sync in this process and return what it wrote to stdout."""
     tap = TapPocket(config=config, state=state, catalog=catalog, parse_env_config=False)
-    buffer = io.StringIO()
-    with redirect_stdout(buffer):
+    # A text stream with a binary buffer underneath, as sys.stdout is: the msgspec
+    # writer writes bytes to sys.stdout.buffer.
+    stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    with redirect_stdout(stdout):
         tap.sync_all()
-    return parse_messages(buffer.getvalue())
+    stdout.flush()
+    return parse_messages(stdout.buffer.getvalue().decode("utf-8"))
 
 
 @dataclass
