@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import typing as t
@@ -11,6 +10,7 @@ from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 
 import backoff
+import msgspec
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.pagination import OffsetPaginator
@@ -351,8 +351,9 @@ class PocketStream(RESTStream[int]):
         if cached is not None and cached[0] is response:
             return cached[1]
         try:
-            body = json.loads(response.content)
-        except ValueError as exc:
+            # msgspec parses a 5000-item page several times faster than the json module.
+            body = msgspec.json.decode(response.content)
+        except msgspec.DecodeError as exc:
             msg = f"Pocket answered HTTP {response.status_code} with a body that is not JSON"
             raise RetriableAPIError(msg, response) from exc
         if not isinstance(body, dict):

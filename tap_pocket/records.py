@@ -101,6 +101,8 @@ def parse_timestamp(value: t.Any) -> str | None:
 
     ``"0"``, empty values and junk outside 2000-2100 (e.g. ``"2020"``) become None.
     """
+    if value == "0":  # Pocket's "never", by far the most common value of time_read & co
+        return None
     seconds = parse_int(value)
     if seconds is None or not _EARLIEST_TIMESTAMP <= seconds < _LATEST_TIMESTAMP:
         return None
@@ -109,12 +111,17 @@ def parse_timestamp(value: t.Any) -> str | None:
 
 def parse_int(value: t.Any) -> int | None:
     """``"1588"`` or ``1588`` to 1588; empty or non-numeric values to None."""
+    if type(value) is str:  # the usual case first: this runs for every field of every item
+        try:
+            return int(value)  # int() itself ignores surrounding whitespace
+        except ValueError:
+            return None
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value
     try:
-        return int(str(value).strip())
+        return int(str(value))
     except ValueError:
         return None
 
@@ -140,13 +147,14 @@ def _media_kind(value: t.Any) -> tuple[bool | None, bool | None]:
     return number != 0, number == 2
 
 
+def _key_order(key: str) -> tuple[int, int, str]:
+    return (0, int(key), key) if key.isdigit() else (1, 0, key)
+
+
 def _id_keyed(value: t.Any) -> list[dict[str, t.Any]]:
     """Pocket's ``{"1": {...}, "2": {...}}`` maps (or an empty ``[]``) as a list, in key order."""
     if isinstance(value, dict):
-        entries = sorted(
-            value.items(), key=lambda kv: (parse_int(kv[0]) is None, parse_int(kv[0]) or 0, kv[0])
-        )
-        return [entry for _, entry in entries if isinstance(entry, dict)]
+        return [value[key] for key in sorted(value, key=_key_order) if isinstance(value[key], dict)]
     if isinstance(value, list):
         return [entry for entry in value if isinstance(entry, dict)]
     return []
