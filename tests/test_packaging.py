@@ -1,0 +1,197 @@
+"""The built wheel and sdist are complete, install cleanly, and the Hub definition works."""
+
+from __future__ import annotations
+
+import email
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import typing as t
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tap_pocket.emulator import FakeClock, PocketEmulator, generate_account
+
+from .conftest import parse_messages
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def unavailable(reason: str) -> t.NoReturn:
+    """Skip on a user's machine that lacks something; fail under CI, which must run it."""
+    if os.environ.get("CI", "").strip().lower() == "true":
+        pytest.fail(f"{reason} (CI=true: this test must run, not skip)", pytrace=False)
+    pytest.skip(reason)
+
+
+def uv() -> str:
+    found = shutil.which("uv")
+    if found is None:
+        unavailable("uv is not installed")
+    return found
+
+
+@pytest.fixture(scope="module")
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run(
+        [uv(), "build", "--sdist", "--wheel", "-o", str(out), str(ROOT)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return out
+
+
+@pytest.fixture(scope="module")
+def wheel(dist: Path) -> Path:
+    (found,) = dist.glob("tap_pocket-*.whl")
+    return found
+
+
+def test_wheel_metadata_is_complete(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as archive:
+        (metadata_name,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        metadata = email.message_from_bytes(archive.read(metadata_name))
+        names = archive.namelist()
+    assert metadata["Name"] == "tap-pocket"
+    assert metadata["Summary"].startswith("Singer tap for Pocket")
+    assert metadata["License-Expression"] == "Apache-2.0"
+    assert any(n.endswith("licenses/LICENSE") for n in names)
+    assert metadata["Requires-Python"] == ">=3.10"
+    classifiers = metadata.get_all("Classifier")
+    for version in ("3.10", "3.11", "3.12", "3.13"):
+        assert f"Programming Language :: Python :: {version}" in classifiers
+    urls = dict(u.split(", ", 1) for u in metadata.get_all("Project-URL"))
+    assert {"Homepage", "Repository", "Issues", "Changelog"} <= set(urls)
+    assert metadata["Description-Content-Type"] == "text/markdown"
+    assert "Pocket closed in 2025" in metadata.get_payload()
+    assert "tap_pocket/emulator/server.py" in names
+    assert any(n.endswith("entry_points.txt") for n in names)
+
+
+def test_sdist_has_sources_tests_and_lock(dist: Path) -> None:
+    (sdist,) = dist.glob("tap_pocket-*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        names = {n.split("/", 1)[1] for n in archive.getnames() if "/" in n}
+    assert {
+        "pyproject.toml",
+        "README.md",
+        "LICENSE",
+        "CHANGELOG.md",
+        "uv.lock",
+        "tap_pocket/tap.py",
+        "tests/test_records.py",
+    } <= names
+
+
+@pytest.fixture(scope="module")
+def clean_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    venv = tmp_path_factory.mktemp("venv") / "v"
+    subprocess.run([uv(), "venv", "-q", "--python", sys.executable, str(venv)], check=True)
+    result = subprocess.run(
+        [uv(), "pip", "install", "-q", "--python", str(venv / "bin" / "python"), str(wheel)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        unavailable(f"could not install the wheel's dependencies: {result.stderr[-500:]}")
+    return venv
+
+
+def test_installed_wheel_runs_about_and_a_sync(clean_venv: Path, tmp_path: Path) -> None:
+    executable = clean_venv / "bin" / "tap-pocket"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_POCKET_")}
+    about = subprocess.run(
+        [str(executable), "--about", "--format=json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    info = json.loads(about.stdout)
+    assert info["name"] == "tap-pocket"
+    assert "export_path" in info["settings"]["properties"]
+
+    account = generate_account(50, seed=11, clock=FakeClock())
+    with PocketEmulator(account) as emulator:
+        config = tmp_path / "config.json"
+        config.write_text(
+            json.dumps(
+                {
+                    "consumer_key": emulator.consumer_key,
+                    "access_token": emulator.access_token,
+                    "api_url": emulator.url,
+                }
+            )
+        )
+        sync = subprocess.run(
+            [str(executable), "--config", str(config)],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=env,
+            timeout=120,
+        )
+    assert sync.returncode == 0, sync.stderr
+    ids = parse_messages(sync.stdout).ids()
+    assert {raw["item_id"] for raw in account.live_items()} <= set(ids)
+
+
+def meltano() -> str:
+    found = shutil.which("meltano") or str(Path(sys.executable).parent / "meltano")
+    if not Path(found).exists():
+        unavailable("the meltano CLI is not installed (uv sync --group e2e)")
+    return found
+
+
+def test_meltano_adds_the_hub_definition(wheel: Path, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TAP_POCKET_", "MELTANO_"))}
+    env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+
+    def run(*args: str, cwd: Path) -> str:
+        result = subprocess.run(
+            [meltano(), *args],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=900,
+        )
+        assert result.returncode == 0, f"meltano {' '.join(args)}:\n{result.stderr[-3000:]}"
+        return result.stdout
+
+    run("init", "scratch", "--no_usage_stats", cwd=tmp_path)
+    project = tmp_path / "scratch"
+    definition = ROOT / "hub" / "tap-pocket.yml"
+    run(
+        "add", "extractor", "tap-pocket", "--from-ref", str(definition), "--no-install", cwd=project
+    )
+    meltano_yml = yaml.safe_load((project / "meltano.yml").read_text())
+    (plugin,) = meltano_yml["plugins"]["extractors"]
+    hub = yaml.safe_load(definition.read_text())
+    assert plugin["name"] == "tap-pocket"
+    assert plugin["namespace"] == "tap_pocket"
+    assert {s["name"] for s in plugin["settings"]} == {s["name"] for s in hub["settings"]}
+    assert plugin["capabilities"] == hub["capabilities"]
+
+    # Install it from the built wheel (the package is not on PyPI yet) and run it.
+    plugin["pip_url"] = str(wheel)
+    (project / "meltano.yml").write_text(yaml.safe_dump(meltano_yml, sort_keys=False))
+    run("install", "--plugin-type", "extractor", "tap-pocket", cwd=project)
+    listing = run("config", "list", "tap-pocket", "--all", cwd=project)
+    for name in ("consumer_key", "access_token", "export_path", "page_size"):
+        assert name in listing
+    sample = ROOT / "tests" / "fixtures" / "export" / "wallabag_pocket_export_2025.csv"
+    run("config", "set", "tap-pocket", "export_path", str(sample), cwd=project)
+    output = run("invoke", "tap-pocket", cwd=project)
+    records = parse_messages(output).records["items"]
+    assert records and all(r["item_id"].startswith("u") for r in records)
