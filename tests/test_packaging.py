@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import typing as t
 import zipfile
 from pathlib import Path
 
@@ -19,15 +18,9 @@ import yaml
 from tap_pocket.emulator import FakeClock, PocketEmulator, generate_account
 
 from .conftest import parse_messages
+from .support import unavailable
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def unavailable(reason: str) -> t.NoReturn:
-    """Skip on a user's machine that lacks something; fail under CI, which must run it."""
-    if os.environ.get("CI", "").strip().lower() == "true":
-        pytest.fail(f"{reason} (CI=true: this test must run, not skip)", pytrace=False)
-    pytest.skip(reason)
 
 
 def uv() -> str:

@@ -1,0 +1,7 @@
+-- Unread links by domain (the same SQL runs in DuckDB).
+SELECT regexp_replace(given_url, '^[a-z]+://(www\.)?([^/:?#]+).*$', '\2') AS domain,
+       count(*) AS unread
+FROM items
+WHERE status = 'unread'
+GROUP BY domain
+ORDER BY unread DESC, domain;

@@ -1,0 +1,1 @@
+"""End-to-end tests: the real Meltano CLI with real loaders (issue 7)."""

@@ -1,0 +1,134 @@
+"""A new user's first commands: the default environment, the quickstart, the README's SQL.
+
+The default environment of meltano.yml reads the bundled demo export (demo/pocket.zip,
+written by scripts/make_demo_export.py) into DuckDB. The README's example queries live in
+demo/queries/<database>/ and are run here, on the tables the loaders really create,
+against answers computed from the demo's own source data.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shutil
+import subprocess
+import typing as t
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO, clean_env, unavailable
+from .test_loaders import DuckDBReader, PostgresReader, _create_database, _postgres_env
+
+if t.TYPE_CHECKING:
+    from types import ModuleType
+
+    from .conftest import Meltano
+    from .postgres import PostgresServer
+
+pytestmark = pytest.mark.e2e
+
+QUERIES = REPO / "demo" / "queries"
+
+
+def demo_source() -> ModuleType:
+    path = REPO / "scripts" / "make_demo_export.py"
+    spec = importlib.util.spec_from_file_location("make_demo_export", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def expected_answers() -> dict[str, list[tuple[t.Any, ...]]]:
+    demo = demo_source()
+    tags = Counter(tag for _, _, _, item_tags, _ in demo.ITEMS for tag in item_tags)
+    domains = Counter(
+        re.match(r"^[a-z]+://(www\.)?([^/:?#]+)", url).group(2)  # type: ignore[union-attr]
+        for _, url, _, _, status in demo.ITEMS
+        if status == "unread"
+    )
+    (quotes,) = [q for url, q in demo.HIGHLIGHTS if url == "https://paulgraham.com/greatwork.html"]
+    return {
+        "links_per_tag": sorted(tags.items(), key=lambda kv: (-kv[1], kv[0])),
+        "unread_by_domain": sorted(domains.items(), key=lambda kv: (-kv[1], kv[0])),
+        "highlights_of_item": [
+            (datetime.fromisoformat(at).replace(tzinfo=timezone.utc), quote)
+            for quote, at in sorted(quotes, key=lambda qa: qa[1])
+        ],
+    }
+
+
+def answers(query: t.Callable[[str], list[tuple[t.Any, ...]]], database: str) -> dict[str, t.Any]:
+    results = {}
+    for path in sorted((QUERIES / database).glob("*.sql")):
+        rows = query(path.read_text(encoding="utf-8"))
+        if path.stem == "highlights_of_item":
+            rows = [(at.replace(tzinfo=timezone.utc), quote) for at, quote in rows]
+        results[path.stem] = [tuple(row) for row in rows]
+    return results
+
+
+def test_default_environment_loads_the_demo(meltano: Meltano, tmp_path: Path) -> None:
+    database = tmp_path / "pocket.duckdb"
+    demo = demo_source()
+    for _ in range(2):  # loading the same export again upserts, it does not duplicate
+        meltano.run("tap-pocket", "target-duckdb", environment=None,
+                    TARGET_DUCKDB_PATH=str(database))
+        reader = DuckDBReader(database)
+        items = reader.items()
+        assert len(items) == len({row.item_id for row in items}) == len(demo.ITEMS)
+        assert len(reader.highlight_ids()) == sum(len(q) for _, q in demo.HIGHLIGHTS)
+    assert answers(reader.query, "duckdb") == expected_answers()
+    ((title, tags),) = reader.query(
+        "SELECT given_title, tags FROM items WHERE given_url = 'https://www.rust-lang.org/learn'"
+    )
+    assert title == "Rust for Pythonistas,\nin one afternoon"  # a quoted newline in the CSV
+    assert tags == '["python","rust"]' or json.loads(tags) == ["python", "rust"]
+
+def test_readme_queries_on_postgres(meltano: Meltano, postgres_server: PostgresServer) -> None:
+    url = _create_database(postgres_server, "pocket_demo")
+    meltano.run("tap-pocket", "target-postgres", environment=None,
+                **_postgres_env(postgres_server, "pocket_demo"))
+    reader = PostgresReader(url, schema="pocket_demo")  # the demo's own schema
+    assert answers(reader.query, "postgres") == expected_answers()
+
+
+def _quickstart(cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    completed = subprocess.run(
+        [str(REPO / "scripts" / "quickstart")],
+        cwd=cwd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+        timeout=900, check=False,
+    )
+    assert completed.returncode == 0, (completed.stdout + completed.stderr)[-4000:]
+    return completed
+
+
+def test_quickstart_script(meltano: Meltano, tmp_path: Path) -> None:
+    """scripts/quickstart, as a user runs it (uv, dependency group meltano), twice."""
+    if shutil.which("uv") is None:
+        unavailable("uv is not on PATH (scripts/quickstart runs Meltano through uv)")
+    database = tmp_path / "quickstart.duckdb"
+    # The script reads the repository's .env, as it should for a user; a developer's own
+    # .env must not change this test, so the first run pins the environment.
+    env = clean_env(**meltano.env, TARGET_DUCKDB_PATH=str(database))
+    completed = _quickstart(tmp_path, {**env, "MELTANO_ENVIRONMENT": "demo"})
+    assert "Meltano environment 'demo'" in completed.stderr
+    assert database.is_file()
+    summary = r"│\s+30 │\s+17 │\s+13 │\s+0 │\s+9 │"
+    assert re.search(summary, completed.stdout), completed.stdout
+    assert f"Loaded into {database}" in completed.stdout
+
+    if (REPO / ".env").exists():
+        return  # the environment choice below depends on .env: checked in CI
+    # Given only an export path, it picks the export environment by itself, and loading
+    # the same export again upserts: the same counts.
+    export = {**env, "TAP_POCKET_EXPORT_PATH": str(REPO / "demo" / "pocket.zip")}
+    completed = _quickstart(tmp_path, export)
+    assert "Meltano environment 'export'" in completed.stderr
+    assert re.search(summary, completed.stdout), completed.stdout
+    states = meltano("state", "list")
+    assert "export:tap-pocket-to-target-duckdb" in states.output

@@ -1,0 +1,131 @@
+"""meltano.yml itself: in step with the tap, fully defined offline, pinned, a working default.
+
+These checks read files only (no Meltano CLI), so they run with the plain test suite too.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import typing as t
+import zipfile
+
+import yaml
+
+from .conftest import LOADERS, REPO
+
+MELTANO_YML = REPO / "meltano.yml"
+PINNED = re.compile(r"^[A-Za-z0-9_.\-\[\]]+==[0-9][0-9A-Za-z.\-+]*$")
+
+
+def project() -> dict[str, t.Any]:
+    return yaml.safe_load(MELTANO_YML.read_text(encoding="utf-8"))
+
+
+def plugins(kind: str) -> dict[str, dict[str, t.Any]]:
+    return {plugin["name"]: plugin for plugin in project()["plugins"][kind]}
+
+
+def test_extractor_matches_the_tap_about_output() -> None:
+    sys.path.insert(0, str(REPO))
+    from hub.generate import about, definition
+
+    info = about()
+    generated = definition(info)
+    tap = plugins("extractors")["tap-pocket"]
+    assert sorted(tap["capabilities"]) == sorted(info["capabilities"])
+    for key in ("capabilities", "settings_group_validation", "settings"):
+        assert tap[key] == generated[key], (
+            f"meltano.yml's tap-pocket {key} is stale: "
+            "run `uv run --group meltano python scripts/sync_meltano_yml.py`"
+        )
+    properties = info["settings"]["properties"]
+    secrets = {name for name, schema in properties.items() if schema.get("secret")}
+    assert secrets == {"consumer_key", "access_token"}
+    for setting in tap["settings"]:
+        assert setting.get("kind"), setting["name"]
+        if setting["name"] in secrets:
+            assert setting["kind"] == "password" and setting["sensitive"] is True
+    assert tap["namespace"] == "tap_pocket"
+    assert tap["pip_url"] == "-e ."
+    assert tap["executable"] == "tap-pocket"
+    assert tap["select"] == ["items.*", "highlights.*"]
+
+
+def test_every_plugin_is_defined_here_and_pinned() -> None:
+    """Nothing is looked up on Meltano Hub: no variant-only entries, exact versions."""
+    loaders = plugins("loaders")
+    assert set(loaders) == set(LOADERS)
+    for kind in ("extractors", "loaders"):
+        for name, plugin in plugins(kind).items():
+            assert "variant" not in plugin and "inherit_from" not in plugin, name
+            for key in ("namespace", "pip_url", "executable", "settings"):
+                assert plugin.get(key), f"{name} lacks {key}"
+            if kind == "loaders":
+                requirements = plugin["pip_url"].split()
+                assert all(PINNED.match(r) for r in requirements), (name, requirements)
+            for setting in plugin["settings"]:
+                assert setting.get("kind"), (name, setting["name"])
+                if setting["kind"] == "password":
+                    assert setting.get("sensitive") is True, (name, setting["name"])
+
+
+def test_loader_pins() -> None:
+    """The versions proven by the end-to-end tests (see README, Meltano)."""
+    pip_urls = {name: plugin["pip_url"] for name, plugin in plugins("loaders").items()}
+    assert pip_urls == {
+        # duckdb >= 1.3 sniffs a header in target-duckdb's header-less CSV and drops the
+        # first row of a batch (a one-record batch loads 0 rows): stay on 1.2.
+        "target-duckdb": "target-duckdb==0.8.0 duckdb==1.2.2",
+        "target-postgres": "meltanolabs-target-postgres==0.8.1",
+        "target-jsonl": "target-jsonl==0.1.4",
+        "target-elasticsearch": "target-elasticsearch==2.1.0",
+    }
+
+
+def test_elasticsearch_upserts_into_one_index_per_stream() -> None:
+    config = plugins("loaders")["target-elasticsearch"]["config"]
+    assert "{{ current_timestamp" not in config["index_format"]
+    assert config["metadata_fields"] == {
+        "items": {"_id": "item_id"},
+        "highlights": {"_id": "highlight_id"},
+    }
+    assert config["add_record_metadata"] is True  # else _sdc_deleted_at is stripped
+
+
+def test_default_environment_reads_the_bundled_demo() -> None:
+    meltano = project()
+    assert meltano["default_environment"] == "demo"
+    assert meltano["send_anonymous_usage_stats"] is False
+    environments = {env["name"]: env for env in meltano["environments"]}
+    assert set(environments) == {"demo", "export", "api"}
+    demo = environments["demo"]["config"]["plugins"]
+    (tap,) = demo["extractors"]
+    assert tap["config"] == {"export_path": "${MELTANO_PROJECT_ROOT}/demo/pocket.zip"}
+    with zipfile.ZipFile(REPO / "demo" / "pocket.zip") as archive:
+        assert sorted(archive.namelist()) == ["annotations/part_000000.json", "part_000000.csv"]
+    # The demo writes apart from the user's own data, for every loader.
+    demo_loaders = {loader["name"]: loader["config"] for loader in demo["loaders"]}
+    assert set(demo_loaders) == set(LOADERS)
+    base = {name: plugin["config"] for name, plugin in plugins("loaders").items()}
+    for name, config in demo_loaders.items():
+        for key, value in config.items():
+            assert value != base[name][key], (name, key)
+    assert base["target-duckdb"]["path"] == "${MELTANO_PROJECT_ROOT}/pocket.duckdb"
+    assert demo_loaders["target-duckdb"]["path"] == "${MELTANO_PROJECT_ROOT}/demo.duckdb"
+    # export and api take everything from .env / the environment.
+    assert "config" not in environments["export"] and "config" not in environments["api"]
+
+
+def test_demo_export_is_reproducible(tmp_path: t.Any) -> None:
+    """demo/pocket.zip is exactly what scripts/make_demo_export.py writes."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "make_demo_export", REPO / "scripts" / "make_demo_export.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.write_zip(tmp_path / "pocket.zip")
+    assert (tmp_path / "pocket.zip").read_bytes() == (REPO / "demo" / "pocket.zip").read_bytes()
