@@ -107,7 +107,12 @@ class Meltano:
 
     def __call__(self, *args: str, timeout: float = RUN_TIMEOUT, **env: str) -> MeltanoResult:
         command = [
-            str(self.executable), "--env-file", str(self.env_file), "--log-format", "json", *args,
+            str(self.executable),
+            "--env-file",
+            str(self.env_file),
+            "--log-format",
+            "json",
+            *args,
         ]
         started = time.monotonic()
         try:

@@ -234,8 +234,10 @@ class FakeElasticsearch:
         self, action: str, name: str | None, doc_id: t.Any, source: dict[str, t.Any] | None
     ) -> dict[str, t.Any]:
         if not name:
-            return {"status": 400, "error": _error("action_request_validation_exception",
-                                                    "index is missing")["error"]}
+            return {
+                "status": 400,
+                "error": _error("action_request_validation_exception", "index is missing")["error"],
+            }
         index = self.indices.get(name)
         if index is None:  # Elasticsearch creates missing indices on write
             index = self.indices[name] = Index(name)
@@ -270,9 +272,10 @@ class FakeElasticsearch:
 
 
 def _error(kind: str, reason: str) -> dict[str, t.Any]:
-    return {"error": {"type": kind, "reason": reason, "root_cause": [{"type": kind,
-                                                                       "reason": reason}]},
-            "status": 400}
+    return {
+        "error": {"type": kind, "reason": reason, "root_cause": [{"type": kind, "reason": reason}]},
+        "status": 400,
+    }
 
 
 def _missing(name: str) -> dict[str, t.Any]:
@@ -291,8 +294,9 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         with fake.lock:
             fake.requests.append(
-                Request(self.command, self.path, body,
-                        {k.lower(): v for k, v in self.headers.items()})
+                Request(
+                    self.command, self.path, body, {k.lower(): v for k, v in self.headers.items()}
+                )
             )
         status, payload = fake.handle(self.command, self.path, body)
         data = b"" if payload is None else json.dumps(payload).encode("utf-8")

@@ -149,8 +149,15 @@ class PostgresServer:
             self._make_binaries_reachable()
             os.chown(self._root, self._run_as.pw_uid, self._run_as.pw_gid)
         result = self._run(
-            "initdb", "-D", str(self.data_dir), "-U", self.user, "--auth=trust",
-            "--encoding=UTF8", "--locale=C", "--no-sync",
+            "initdb",
+            "-D",
+            str(self.data_dir),
+            "-U",
+            self.user,
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C",
+            "--no-sync",
         )
         if result.returncode != 0:
             self.stop()
@@ -208,12 +215,25 @@ class PostgresServer:
         try:
             self._process = subprocess.Popen(
                 [
-                    str(self.bin_dir / "postgres"), "-D", str(self.data_dir),
-                    "-h", self.host, "-p", str(self.port),
-                    "-c", f"unix_socket_directories={self.data_dir}",
-                    "-c", "fsync=off", "-c", "synchronous_commit=off",
-                    "-c", "full_page_writes=off", "-c", "shared_buffers=32MB",
-                    "-c", "max_connections=40",
+                    str(self.bin_dir / "postgres"),
+                    "-D",
+                    str(self.data_dir),
+                    "-h",
+                    self.host,
+                    "-p",
+                    str(self.port),
+                    "-c",
+                    f"unix_socket_directories={self.data_dir}",
+                    "-c",
+                    "fsync=off",
+                    "-c",
+                    "synchronous_commit=off",
+                    "-c",
+                    "full_page_writes=off",
+                    "-c",
+                    "shared_buffers=32MB",
+                    "-c",
+                    "max_connections=40",
                 ],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -257,8 +277,19 @@ class PostgresServer:
 
     def create_database(self, name: str) -> None:
         result = self._run(
-            "psql", "-h", self.host, "-p", str(self.port), "-U", self.user, "-d", "postgres",
-            "-v", "ON_ERROR_STOP=1", "-c", f'CREATE DATABASE "{name}"',
+            "psql",
+            "-h",
+            self.host,
+            "-p",
+            str(self.port),
+            "-U",
+            self.user,
+            "-d",
+            "postgres",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            f'CREATE DATABASE "{name}"',
         )
         if result.returncode != 0:
             raise RuntimeError(f"CREATE DATABASE {name} failed: {result.stderr}")

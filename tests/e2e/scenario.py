@@ -97,13 +97,29 @@ def expected_row(raw: dict[str, t.Any]) -> Row:
 def comparable(row: Row, *, empty_text_is_null: bool = False) -> Row:
     """A landed row as compared: tombstones keep only id, status and the flag."""
     if row.deleted:
-        return Row(row.item_id, row.given_title, row.tags or None, row.favorite, row.status,
-                   row.time_added, None, True)
+        return Row(
+            row.item_id,
+            row.given_title,
+            row.tags or None,
+            row.favorite,
+            row.status,
+            row.time_added,
+            None,
+            True,
+        )
     title = row.given_title
     if empty_text_is_null and title is None:
         title = ""
-    return Row(row.item_id, title, tuple(row.tags or ()), row.favorite, row.status,
-               row.time_added, row.time_updated, False)
+    return Row(
+        row.item_id,
+        title,
+        tuple(row.tags or ()),
+        row.favorite,
+        row.status,
+        row.time_added,
+        row.time_updated,
+        False,
+    )
 
 
 def expected_rows(pocket: Pocket, *, empty_text_is_null: bool = False) -> dict[str, Row]:
@@ -160,8 +176,14 @@ class Changes:
 
     @property
     def touched(self) -> set[str]:
-        return {*self.edited, *self.archived, *self.added, *self.deleted, *self.hidden,
-                self.highlighted}
+        return {
+            *self.edited,
+            *self.archived,
+            *self.added,
+            *self.deleted,
+            *self.hidden,
+            self.highlighted,
+        }
 
 
 def change_account(pocket: Pocket) -> Changes:

@@ -76,8 +76,9 @@ def test_default_environment_loads_the_demo(meltano: Meltano, tmp_path: Path) ->
     database = tmp_path / "pocket.duckdb"
     demo = demo_source()
     for _ in range(2):  # loading the same export again upserts, it does not duplicate
-        meltano.run("tap-pocket", "target-duckdb", environment=None,
-                    TARGET_DUCKDB_PATH=str(database))
+        meltano.run(
+            "tap-pocket", "target-duckdb", environment=None, TARGET_DUCKDB_PATH=str(database)
+        )
         reader = DuckDBReader(database)
         items = reader.items()
         assert len(items) == len({row.item_id for row in items}) == len(demo.ITEMS)
@@ -89,10 +90,15 @@ def test_default_environment_loads_the_demo(meltano: Meltano, tmp_path: Path) ->
     assert title == "Rust for Pythonistas,\nin one afternoon"  # a quoted newline in the CSV
     assert tags == '["python","rust"]' or json.loads(tags) == ["python", "rust"]
 
+
 def test_readme_queries_on_postgres(meltano: Meltano, postgres_server: PostgresServer) -> None:
     url = _create_database(postgres_server, "pocket_demo")
-    meltano.run("tap-pocket", "target-postgres", environment=None,
-                **_postgres_env(postgres_server, "pocket_demo"))
+    meltano.run(
+        "tap-pocket",
+        "target-postgres",
+        environment=None,
+        **_postgres_env(postgres_server, "pocket_demo"),
+    )
     reader = PostgresReader(url, schema="pocket_demo")  # the demo's own schema
     assert answers(reader.query, "postgres") == expected_answers()
 
@@ -100,8 +106,13 @@ def test_readme_queries_on_postgres(meltano: Meltano, postgres_server: PostgresS
 def _quickstart(cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     completed = subprocess.run(
         [str(REPO / "scripts" / "quickstart")],
-        cwd=cwd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-        timeout=900, check=False,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
     )
     assert completed.returncode == 0, (completed.stdout + completed.stderr)[-4000:]
     return completed

@@ -70,14 +70,22 @@ def test_duckdb(meltano: Meltano, pocket: Pocket, tmp_path: Path) -> None:
     database = tmp_path / "pocket.duckdb"
     reader = DuckDBReader(database)
     # target-duckdb loads through CSV, where an empty string and NULL are one value.
-    run_twice(meltano, pocket, "target-duckdb", reader, empty_text_is_null=True,
-              TARGET_DUCKDB_PATH=str(database))
+    run_twice(
+        meltano,
+        pocket,
+        "target-duckdb",
+        reader,
+        empty_text_is_null=True,
+        TARGET_DUCKDB_PATH=str(database),
+    )
     ((rows, keys),) = reader.query("SELECT count(*), count(DISTINCT item_id) FROM main.items")
     assert rows == keys
-    types = dict(reader.query(
-        "SELECT column_name, data_type FROM information_schema.columns "
-        "WHERE table_schema = 'main' AND table_name = 'items'"
-    ))
+    types = dict(
+        reader.query(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'main' AND table_name = 'items'"
+        )
+    )
     assert types["tags"] == "JSON"
     assert types["time_updated"] == "TIMESTAMP"
 
@@ -124,12 +132,15 @@ def _create_database(server: PostgresServer, name: str) -> str:
 def test_postgres(meltano: Meltano, pocket: Pocket, postgres_server: PostgresServer) -> None:
     url = _create_database(postgres_server, "pocket_e2e")
     reader = PostgresReader(url)
-    run_twice(meltano, pocket, "target-postgres", reader,
-              **_postgres_env(postgres_server, "pocket_e2e"))
-    types = dict(reader.query(
-        "SELECT column_name, udt_name FROM information_schema.columns "
-        "WHERE table_schema = 'pocket' AND table_name = 'items'"
-    ))
+    run_twice(
+        meltano, pocket, "target-postgres", reader, **_postgres_env(postgres_server, "pocket_e2e")
+    )
+    types = dict(
+        reader.query(
+            "SELECT column_name, udt_name FROM information_schema.columns "
+            "WHERE table_schema = 'pocket' AND table_name = 'items'"
+        )
+    )
     assert types["tags"] == "_text", "tags land as a text[] array"
     assert types["time_updated"] == "timestamp"
     ((rows, keys),) = reader.query("SELECT count(*), count(DISTINCT item_id) FROM items")
@@ -178,8 +189,9 @@ def test_jsonl(meltano: Meltano, pocket: Pocket, tmp_path: Path) -> None:
     folder = tmp_path / "jsonl"
     reader = JsonlReader(folder)
     live_before = pocket.account.live_count()
-    runs = run_twice(meltano, pocket, "target-jsonl", reader,
-                     TARGET_JSONL_DESTINATION_PATH=str(folder))
+    runs = run_twice(
+        meltano, pocket, "target-jsonl", reader, TARGET_JSONL_DESTINATION_PATH=str(folder)
+    )
     assert sorted(p.name for p in folder.iterdir()) == ["highlights.jsonl", "items.jsonl"]
     lines = reader.lines("items")
     # Run 1 wrote every live item once; run 2 appended exactly what changed.
@@ -220,12 +232,17 @@ class ElasticsearchReader:
 def test_elasticsearch(meltano: Meltano, pocket: Pocket) -> None:
     with FakeElasticsearch() as server:
         reader = ElasticsearchReader(server)
-        env = {"TARGET_ELASTICSEARCH_HOST": server.host,
-               "TARGET_ELASTICSEARCH_PORT": str(server.port)}
+        env = {
+            "TARGET_ELASTICSEARCH_HOST": server.host,
+            "TARGET_ELASTICSEARCH_PORT": str(server.port),
+        }
         live_before = {str(raw["item_id"]) for raw in pocket.account.live_items()}
         first_run_requests: list[int] = []
         runs = run_twice(
-            meltano, pocket, "target-elasticsearch", reader,
+            meltano,
+            pocket,
+            "target-elasticsearch",
+            reader,
             before_second_run=lambda: first_run_requests.append(len(server.bulk_requests)),
             **env,
         )
