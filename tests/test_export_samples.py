@@ -362,6 +362,8 @@ def test_array_of_list_entries_is_an_api_dump() -> None:
 def test_invalid_json_dump_names_file_and_line() -> None:
     name = "karlicoss_pockexport_example_output_2019.json"
 
-    with pytest.raises(ExportError, match=r"_2019\.json, line 52: is not valid JSON") as caught:
+    # The trailing comma closing line 51 breaks it: Python 3.13's json names that comma
+    # (line 51), earlier versions the place a value was expected after it (line 52).
+    with pytest.raises(ExportError, match=r"_2019\.json, line 5[12]: is not valid JSON") as caught:
         read_items(name)
-    assert caught.value.line == 52
+    assert caught.value.line in {51, 52}
