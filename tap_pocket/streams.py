@@ -155,6 +155,7 @@ class ItemsStream(PocketStream):
         #: Highlight rows of the page being emitted, handed to the highlights stream.
         self.page_highlights: list[dict[str, t.Any]] = []
         self._entries_left_on_page = 0
+        self._page_answered_at: str | None = None
 
     def _highlights_wanted(self) -> bool:
         return any(child.selected for child in self.child_streams)
@@ -169,6 +170,9 @@ class ItemsStream(PocketStream):
     def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
         entries = list(super().parse_response(response))
         self._entries_left_on_page = len(entries)
+        # Deletion notices carry no time: they are stamped with when this page was answered.
+        server_time = self.page_of(response).server_time
+        self._page_answered_at = server_time.isoformat() if server_time else None
         return entries
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
@@ -177,7 +181,7 @@ class ItemsStream(PocketStream):
             self._entries_left_on_page -= 1
             if want_highlights and "annotations" in raw:
                 self.page_highlights.extend(highlight_records(raw))
-            yield item_record(raw, observed_at=self._observed_at())
+            yield item_record(raw, observed_at=self._page_answered_at)
 
     def generate_child_contexts(
         self, record: dict[str, t.Any], context: Context | None
@@ -190,11 +194,6 @@ class ItemsStream(PocketStream):
     def _page_offset(self) -> int:
         paginator = self._paginator
         return paginator.current_value if paginator else 0
-
-    def _observed_at(self) -> str | None:
-        cached = self._page_cache
-        server_time = cached[1].server_time if cached else None
-        return server_time.isoformat() if server_time else None
 
 
 class HighlightsStream(Stream):
