@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import typing as t
-from pathlib import Path
 from uuid import uuid4
 
 import msgspec
@@ -228,10 +227,6 @@ class _ExportStream(Stream):
     def __init__(self, *args: t.Any, reader: ExportReader, **kwargs: t.Any) -> None:
         self.reader = reader
         super().__init__(*args, **kwargs)
-
-    @property
-    def export_path(self) -> Path:
-        return Path(self.config["export_path"]).expanduser()
 
     def get_batches(
         self, batch_config: BatchConfig, context: Context | None = None
