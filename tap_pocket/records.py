@@ -58,42 +58,12 @@ ITEM_FIELDS: tuple[str, ...] = (
     "_sdc_deleted_at",
 )
 
-#: Raw list-entry keys that :func:`item_record` understands. Anything else is new to us.
-KNOWN_RAW_FIELDS = frozenset(
-    {
-        "item_id",
-        "resolved_id",
-        "given_url",
-        "given_title",
-        "resolved_url",
-        "resolved_title",
-        "amp_url",
-        "excerpt",
-        "status",
-        "favorite",
-        "time_added",
-        "time_updated",
-        "time_read",
-        "time_favorited",
-        "sort_id",
-        "is_article",
-        "is_index",
-        "has_video",
-        "has_image",
-        "word_count",
-        "time_to_read",
-        "listen_duration_estimate",
-        "lang",
-        "top_image_url",
-        "tags",
-        "authors",
-        "image",
-        "images",
-        "videos",
-        "domain_metadata",
-        "annotations",
-    }
-)
+#: Columns the tap derives rather than reads from a raw entry of the same name.
+DERIVED_FIELDS = frozenset({"is_video", "is_image", "_sdc_deleted_at"})
+
+#: Raw list-entry keys that :func:`item_record` understands (``annotations`` feed the
+#: highlights stream). Anything else is new to us.
+KNOWN_RAW_FIELDS = (frozenset(ITEM_FIELDS) - DERIVED_FIELDS) | {"annotations"}
 
 
 def parse_timestamp(value: t.Any) -> str | None:

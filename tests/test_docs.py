@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import yaml
@@ -14,16 +11,6 @@ from hub import generate as hub
 from scripts.update_readme_settings import settings_table, with_settings
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def about_json() -> dict:
-    output = subprocess.run(
-        [sys.executable, "-m", "tap_pocket", "--about", "--format=json"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return json.loads(output)
 
 
 def test_readme_settings_table_is_current() -> None:
@@ -45,13 +32,13 @@ def test_ci_runs_the_test_command_the_readme_gives() -> None:
 
 
 def test_hub_definition_is_generated_from_about() -> None:
-    info = about_json()
+    info = hub.about()
     committed = (ROOT / "hub" / "tap-pocket.yml").read_text(encoding="utf-8")
     assert committed == hub.render(info), "run `uv run python hub/generate.py`"
 
 
 def test_hub_settings_and_capabilities_equal_about() -> None:
-    info = about_json()
+    info = hub.about()
     definition = yaml.safe_load((ROOT / "hub" / "tap-pocket.yml").read_text(encoding="utf-8"))
     assert sorted(definition["capabilities"]) == sorted(info["capabilities"])
     settings = {s["name"]: s for s in definition["settings"]}
