@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-import shutil
 import subprocess
 import typing as t
 from collections import Counter
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO, clean_env, unavailable
+from .conftest import REPO, clean_env
 from .test_loaders import DuckDBReader, PostgresReader, _create_database, _postgres_env
 
 if t.TYPE_CHECKING:
@@ -120,8 +119,6 @@ def _quickstart(cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[s
 
 def test_quickstart_script(meltano: Meltano, tmp_path: Path) -> None:
     """scripts/quickstart, as a user runs it (uv, dependency group meltano), twice."""
-    if shutil.which("uv") is None:
-        unavailable("uv is not on PATH (scripts/quickstart runs Meltano through uv)")
     database = tmp_path / "quickstart.duckdb"
     # The script reads the repository's .env, as it should for a user; a developer's own
     # .env must not change this test, so the first run pins the environment.
