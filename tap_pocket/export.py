@@ -23,7 +23,9 @@ references that leak into CSVs decoded, see :func:`normalise_url`), ``status``
 (``unread``/``archived``), ``time_added``, ``time_updated`` (= ``time_added``: an export
 is a snapshot, and the replication key is then always set) and ``tags`` (sorted, as the
 API path sorts them). Everything an export lacks (favorite, time_read, resolved_*,
-excerpt, word_count, …) stays null; nothing is invented. Titles are otherwise kept as
+excerpt, word_count, …) stays null, nothing is invented: rows carry only the columns that
+hold a value, a missing column being null to every Singer target (it also keeps messages
+small and the SDK's per-property work short). Titles are otherwise kept as
 exported: Pocket's 75-character cuts keep their trailing space, titles that became the
 URL stay the URL.
 
@@ -72,9 +74,6 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from tap_pocket.records import (
-    HIGHLIGHT_FIELDS,
-    ITEM_FIELDS,
-    empty_item,
     highlight_records,
     item_record,
     list_entries,
@@ -669,16 +668,15 @@ def _html_item(link: _HtmlLink) -> dict[str, t.Any] | str:
     added = parse_timestamp(time_added)
     if added is None:
         return _time_added_problem(time_added)
-    row = empty_item("u" + _url_digest(url))
-    row.update(
-        given_url=url,
-        given_title=_unescape_entities(title) if "&" in title else title,
-        status=status,
-        time_added=added,
-        time_updated=added,
-        tags=sorted(filter(None, (tag.strip() for tag in tags.split(",")))),
-    )
-    return row
+    return {
+        "item_id": "u" + _url_digest(url),
+        "given_url": url,
+        "given_title": _unescape_entities(title) if "&" in title else title,
+        "status": status,
+        "time_added": added,
+        "time_updated": added,
+        "tags": sorted(filter(None, (tag.strip() for tag in tags.split(",")))),
+    }
 
 
 def _highlight_row(entry: dict[str, t.Any], highlight: t.Any) -> dict[str, t.Any] | str:
@@ -696,15 +694,16 @@ def _highlight_row(entry: dict[str, t.Any], highlight: t.Any) -> dict[str, t.Any
     title = entry.get("title")
     if isinstance(title, str) and "&" in title:
         title = _unescape_entities(title)
-    row = dict.fromkeys(HIGHLIGHT_FIELDS)
-    row.update(
-        highlight_id=derive_highlight_id(url, quote, created_at),
-        item_id="u" + _url_digest(url),
-        url=url,
-        title=title if isinstance(title, str) else None,
-        quote=quote,
-        created_at=created_at,
-    )
+    row = {
+        "highlight_id": derive_highlight_id(url, quote, created_at),
+        "item_id": "u" + _url_digest(url),
+        "url": url,
+        "title": title,
+        "quote": quote,
+        "created_at": created_at,
+    }
+    if not isinstance(title, str):
+        del row["title"]
     return row
 
 
@@ -887,7 +886,6 @@ class ExportReader:
         Kept as one loop over local names, with each check done by the cheapest operation
         that can fail; when one fails, the slow path (_csv_row_problem) says what is wrong.
         """
-        template = dict.fromkeys(ITEM_FIELDS)
         statuses = _CSV_STATUSES
         hour_prefixes, minutes_seconds = _UTC_HOUR_PREFIXES, _MINUTES_SECONDS
         seen_keys = seen.keys
@@ -949,15 +947,15 @@ class ExportReader:
                             tags = []
                         hour, second_of_hour = divmod(seconds, 3600)  # = unix_to_iso(seconds)
                         added = hour_prefixes[hour] + minutes_seconds[second_of_hour]
-                        row = template.copy()
-                        row["item_id"] = "u" + digest
-                        row["given_url"] = url
-                        row["given_title"] = title
-                        row["status"] = status
-                        row["time_added"] = added
-                        row["time_updated"] = added
-                        row["tags"] = tags
-                        yield row
+                        yield {
+                            "item_id": "u" + digest,
+                            "given_url": url,
+                            "given_title": title,
+                            "status": status,
+                            "time_added": added,
+                            "time_updated": added,
+                            "tags": tags,
+                        }
                     return
                 except csv.Error as exc:
                     # The csv module resumes at the next line after a malformed record.
@@ -1006,7 +1004,7 @@ class ExportReader:
         # Stands in for the API path's Date header when a deletion notice has no time.
         observed_at = parse_timestamp(body.get("since"))
         for entry in list_entries(body):
-            yield item_record(entry, observed_at=observed_at)
+            yield _without_nulls(item_record(entry, observed_at=observed_at))
 
     # Highlights ------------------------------------------------------------------------
 
@@ -1016,7 +1014,8 @@ class ExportReader:
         self.logger.info("Reading highlights from the Pocket export %s (%s)", self.path, kind.value)
         if kind is ExportKind.API_JSON:
             for entry in list_entries(_api_dump_body(self._single_file())):
-                yield from highlight_records(entry)
+                for row in highlight_records(entry):
+                    yield _without_nulls(row)
             return
         if kind not in (ExportKind.ZIP, ExportKind.FOLDER):
             self.logger.info("%s has no highlights: only pocket.zip exports carry them", self.path)
@@ -1069,6 +1068,10 @@ class ExportReader:
                     continue
                 seen.keys.add(key)
                 yield row
+
+
+def _without_nulls(row: dict[str, t.Any]) -> dict[str, t.Any]:
+    return {key: value for key, value in row.items() if value is not None}
 
 
 class _LayoutContext:

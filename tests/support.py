@@ -17,3 +17,11 @@ def unavailable(reason: str) -> t.NoReturn:
     if in_ci():
         pytest.fail(f"{reason} (CI=true: this test must run, not skip)", pytrace=False)
     pytest.skip(reason)
+
+
+def completed(row: dict[str, t.Any], fields: tuple[str, ...]) -> dict[str, t.Any]:
+    """An export reader row, which holds only the columns with a value, with the others
+    as null: checks that contract, then lets tests compare whole rows."""
+    assert set(row) <= set(fields), set(row) - set(fields)
+    assert None not in row.values(), row
+    return {field: row.get(field) for field in fields}

@@ -18,6 +18,7 @@ import pytest
 from tap_pocket.export import ExportError, ExportKind, ExportReader, derive_item_id, detect_kind
 from tap_pocket.records import HIGHLIGHT_FIELDS, ITEM_FIELDS, parse_timestamp
 from tap_pocket.tap import TapPocket
+from tests.support import completed
 
 FIXTURES = Path(__file__).parent / "fixtures" / "export"
 
@@ -34,11 +35,12 @@ EXPORT_COLUMNS = {
 
 
 def read_items(name: str | Path) -> list[dict[str, t.Any]]:
-    return list(ExportReader(FIXTURES / name).items())
+    return [completed(row, ITEM_FIELDS) for row in ExportReader(FIXTURES / name).items()]
 
 
 def read_highlights(name: str | Path) -> list[dict[str, t.Any]]:
-    return list(ExportReader(FIXTURES / name).highlights())
+    rows = ExportReader(FIXTURES / name).highlights()
+    return [completed(row, HIGHLIGHT_FIELDS) for row in rows]
 
 
 def assert_export_rows(rows: list[dict[str, t.Any]]) -> None:
@@ -223,7 +225,7 @@ def test_csv_and_html_of_the_same_account_give_the_same_ids_and_rows(tmp_path: P
     assert "&amp;" in csv_path.read_text(encoding="utf-8")
 
     from_html = read_items(PICKPOCKET)
-    from_csv = list(ExportReader(csv_path).items())
+    from_csv = [completed(row, ITEM_FIELDS) for row in ExportReader(csv_path).items()]
 
     assert len(from_csv) == 421
     assert [row["item_id"] for row in from_csv] == [row["item_id"] for row in from_html]
