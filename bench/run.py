@@ -24,7 +24,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import functools
 import glob
+import gzip
 import json
 import math
 import os
@@ -138,19 +140,37 @@ def median_run(runs: list[t.Any]) -> t.Any:
     return ordered[(len(ordered) - 1) // 2]
 
 
-def export_scenario(rows: int, startup: float, workdir: Path, repeats: int) -> Row:
-    """tap-pocket on a generated pocket.zip, output to /dev/null."""
+def export_scenario(
+    rows: int, startup: float, workdir: Path, repeats: int, *, batch: bool = False
+) -> Row:
+    """tap-pocket on a generated pocket.zip, messages to /dev/null.
+
+    With ``batch``, the SDK's BATCH mode: the rows go to gzipped JSON Lines files (counted
+    afterwards) and only BATCH messages to stdout.
+    """
     export, expected = synthetic_export(rows)
-    config = workdir / f"export-{rows}.json"
-    config.write_text(json.dumps({"export_path": str(export)}))
+    config_values: dict[str, t.Any] = {"export_path": str(export)}
+    batches = workdir / f"batches-{rows}"
+    if batch:
+        config_values["batch_config"] = {
+            "encoding": {"format": "jsonl", "compression": "gzip"},
+            "storage": {"root": batches.as_uri()},
+        }
+    config = workdir / f"export-{rows}{'-batch' if batch else ''}.json"
+    config.write_text(json.dumps(config_values))
     runs = []
     for i in range(repeats if rows <= 100_000 else 1):
+        shutil.rmtree(batches, ignore_errors=True)
+        batches.mkdir()
         stderr = workdir / f"export-{rows}-{i}.stderr"
         run = timed_run([str(TAP), "--config", str(config)], stderr=stderr)
-        runs.append((run, singer_record_count(stderr, "items")))
+        items = batch_row_count(batches, "items") if batch else singer_record_count(stderr, "items")
+        runs.append((run, items))
+    shutil.rmtree(batches, ignore_errors=True)
     run, items = median_run(runs)
+    mode = "BATCH (jsonl.gz files)" if batch else "RECORD messages"
     row = Row(
-        scenario=f"export mode, {rows:,} rows -> /dev/null",
+        scenario=f"export mode, {rows:,} rows, {mode} -> /dev/null",
         items=items,
         expected_items=expected,
         seconds=run.seconds,
@@ -166,6 +186,14 @@ def export_scenario(rows: int, startup: float, workdir: Path, repeats: int) -> R
             and run.peak_rss_mb < EXPORT_PEAK_RSS_MB
         )
     return row
+
+
+def batch_row_count(folder: Path, stream: str) -> int:
+    """Rows in the gzipped JSON Lines batch files a run wrote for ``stream``."""
+    return sum(
+        gzip.decompress(path.read_bytes()).count(b"\n")
+        for path in folder.glob(f"*--{stream}-*.json.gz")
+    )
 
 
 def min_requests(items: int, page_size: int, cap: int | None) -> int:
@@ -636,6 +664,15 @@ def run_all(sizes: Sizes, workdir: Path, skip: set[str]) -> tuple[list[Row], flo
     if "export" not in skip:
         for n in sizes.exports:
             guarded(rows, f"export {n}", export_scenario, n, startup, workdir, sizes.repeats)
+            guarded(
+                rows,
+                f"export {n} batch",
+                functools.partial(export_scenario, batch=True),
+                n,
+                startup,
+                workdir,
+                sizes.repeats,
+            )
     library = make_library(sizes.api_items)
     if "api" not in skip:
         for page_size in sizes.api_page_sizes:
