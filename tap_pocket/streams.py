@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 import typing as t
 from uuid import uuid4
 
 import msgspec
 from singer_sdk import Stream
 from singer_sdk import typing as th
-from singer_sdk.batch import lazy_chunked_generator
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_pocket.client import PocketStream
@@ -244,19 +244,27 @@ class _ExportStream(Stream):
         storage = batch_config.storage
         gzipped = batch_config.encoding.compression != "none"
         prefix = f"{storage.prefix or ''}{self.tap_name}--{self.name}-{uuid4()}"
-        encode = msgspec.json.Encoder().encode
-        rows = 0
-        chunks = lazy_chunked_generator(self.get_records(context), batch_config.batch_size)
-        for number, chunk in enumerate(chunks, start=1):
-            filename = f"{prefix}-{number}.json" + (".gz" if gzipped else "")
-            lines = b"".join(encode(row) + b"\n" for row in chunk)
+        encode_into = msgspec.json.Encoder().encode_into
+        rows = iter(self.get_records(context))
+        total = files = 0
+        while True:
+            # Rows are encoded as they are read: a batch is held as its JSON Lines text
+            # only, never as a list of row dicts.
+            lines = bytearray()
+            count = 0
+            for row in itertools.islice(rows, batch_config.batch_size):
+                encode_into(row, lines, -1)
+                lines += b"\n"
+                count += 1
+            if not count:
+                break
+            files += 1
+            total += count
+            filename = f"{prefix}-{files}.json" + (".gz" if gzipped else "")
             with storage.open(filename, "wb") as file:
                 file.write(gzip.compress(lines, compresslevel=1) if gzipped else lines)
-            rows += lines.count(b"\n")
             yield batch_config.encoding, [storage.get_url(filename)]
-        self.logger.info(
-            "Wrote %d %s rows to %d batch files", rows, self.name, number if rows else 0
-        )
+        self.logger.info("Wrote %d %s rows to %d batch files", total, self.name, files)
 
 
 class ExportItemsStream(_ExportStream):
