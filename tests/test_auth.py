@@ -23,6 +23,19 @@ if t.TYPE_CHECKING:
     from tap_pocket.emulator import Account
 
 
+def run_auth(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``tap-pocket auth --no-browser ARGS`` to completion."""
+    return subprocess.run(
+        [sys.executable, "-m", "tap_pocket", "auth", "--no-browser", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+        env={k: v for k, v in os.environ.items() if not k.startswith("TAP_POCKET_")},
+        check=False,
+    )
+
+
 class AuthRun:
     """``tap-pocket auth`` running in a subprocess, read as a person would read it."""
 
@@ -127,24 +140,7 @@ def test_user_rejecting_the_request(tmp_path: Path, account: Account) -> None:
 
 def test_invalid_consumer_key(tmp_path: Path, emulator: PocketEmulator) -> None:
     bad_key = "99999-notakey0000"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tap_pocket",
-            "auth",
-            "--no-browser",
-            "--consumer-key",
-            bad_key,
-            "--api-url",
-            emulator.url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-        check=False,
-    )
+    result = run_auth("--consumer-key", bad_key, "--api-url", emulator.url, cwd=tmp_path)
     assert result.returncode != 0
     assert "HTTP 403, X-Error-Code 152: Invalid consumer key." in result.stderr
     assert bad_key not in result.stdout + result.stderr
@@ -223,25 +219,14 @@ def test_port_in_use(tmp_path: Path, emulator: PocketEmulator) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "tap_pocket",
-                "auth",
-                "--no-browser",
-                "--consumer-key",
-                emulator.consumer_key,
-                "--api-url",
-                emulator.url,
-                "--port",
-                str(port),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
+        result = run_auth(
+            "--consumer-key",
+            emulator.consumer_key,
+            "--api-url",
+            emulator.url,
+            "--port",
+            str(port),
             cwd=tmp_path,
-            check=False,
         )
     assert result.returncode != 0
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
@@ -249,23 +234,6 @@ def test_port_in_use(tmp_path: Path, emulator: PocketEmulator) -> None:
 
 
 def test_plain_http_to_a_remote_server_is_refused(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tap_pocket",
-            "auth",
-            "--no-browser",
-            "--consumer-key",
-            "k",
-            "--api-url",
-            "http://getpocket.example",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-        check=False,
-    )
+    result = run_auth("--consumer-key", "k", "--api-url", "http://getpocket.example", cwd=tmp_path)
     assert result.returncode != 0
     assert "plain http" in result.stderr

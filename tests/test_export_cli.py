@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -10,22 +9,10 @@ import typing as t
 from collections import Counter
 from pathlib import Path
 
+from tests.fixtures.export import generate
+
 FIXTURES = Path(__file__).parent / "fixtures" / "export"
 TAP = Path(sys.executable).with_name("tap-pocket")
-
-
-def _load_generator() -> t.Any:
-    name = "tap_pocket_tests_export_generate"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, FIXTURES / "generate.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # dataclasses look their module up
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-generate = _load_generator()
 
 
 def run_tap(tmp_path: Path, config: dict[str, t.Any]) -> tuple[int, list[dict], str]:

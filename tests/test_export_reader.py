@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import logging
 import random
 import shutil
-import sys
 import tracemalloc
 import typing as t
 import zipfile
@@ -28,24 +26,11 @@ from tap_pocket.export import (
 )
 from tap_pocket.records import HIGHLIGHT_FIELDS, ITEM_FIELDS, parse_timestamp
 from tap_pocket.tap import TapPocket
+from tests.fixtures.export import generate
 from tests.support import completed
 
 FIXTURES = Path(__file__).parent / "fixtures" / "export"
 HEADER = "title,url,time_added,tags,status\n"
-
-
-def _load_generator() -> t.Any:
-    name = "tap_pocket_tests_export_generate"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, FIXTURES / "generate.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # dataclasses look their module up
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-generate = _load_generator()
 
 
 def _logger() -> logging.Logger:
