@@ -54,35 +54,11 @@ COMPLETE_ONLY_FIELDS = frozenset(
     {"tags", "authors", "image", "images", "videos", "domain_metadata"}
 )
 
-#: Scalars Pocket sent as strings even when they hold numbers.
-STRING_FIELDS = frozenset(
-    {
-        "item_id",
-        "resolved_id",
-        "given_url",
-        "given_title",
-        "favorite",
-        "status",
-        "time_added",
-        "time_updated",
-        "time_read",
-        "time_favorited",
-        "resolved_title",
-        "resolved_url",
-        "excerpt",
-        "is_article",
-        "is_index",
-        "has_video",
-        "has_image",
-        "word_count",
-        "lang",
-        "top_image_url",
-        "amp_url",
-    }
-)
-
 #: Scalars Pocket sent as JSON numbers.
 INT_FIELDS = frozenset({"sort_id", "time_to_read", "listen_duration_estimate"})
+
+#: Scalars Pocket sent as strings even when they hold numbers: every other scalar.
+STRING_FIELDS = frozenset(HEAD_FIELDS + TAIL_FIELDS) - INT_FIELDS - COMPLETE_ONLY_FIELDS
 
 #: Item statuses, as Pocket spelled them.
 UNREAD, ARCHIVED, DELETED, HIDDEN = "0", "1", "2", "3"
