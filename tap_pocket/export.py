@@ -67,18 +67,20 @@ import typing as t
 import zipfile
 import zlib
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from hashlib import sha256
 from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
 from tap_pocket.records import (
+    MINUTES_SECONDS,
+    UTC_HOUR_PREFIXES,
     highlight_records,
     item_record,
     list_entries,
     parse_iso_or_epoch,
     parse_timestamp,
+    unix_to_iso,
 )
 
 if t.TYPE_CHECKING:
@@ -204,41 +206,6 @@ def derive_highlight_id(url: str, quote: str | None, created_at: t.Any) -> str:
         moment = "" if created_at is None else str(created_at).strip()
     key = "\x1f".join((normalise_url(url), quote or "", moment))
     return "h" + sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-
-
-# Timestamps ----------------------------------------------------------------------------
-
-_MINUTES_SECONDS = tuple(f"{s // 60:02d}:{s % 60:02d}+00:00" for s in range(3600))
-
-
-class _UtcHourPrefixes(dict[int, str]):
-    """Hours since 1970 to ``"2020-09-17T06:"``, computed on first use.
-
-    Bounded: an export spans up to ~230,000 distinct hours; rows come roughly in time
-    order, so a cleared cache refills from the hours in use.
-    """
-
-    limit = 16_384
-
-    def __missing__(self, hour: int) -> str:
-        if len(self) >= self.limit:
-            self.clear()
-        prefix = datetime.fromtimestamp(hour * 3600, tz=timezone.utc).strftime("%Y-%m-%dT%H:")
-        self[hour] = prefix
-        return prefix
-
-
-_UTC_HOUR_PREFIXES = _UtcHourPrefixes()
-
-
-def unix_to_iso(seconds: int) -> str:
-    """Unix seconds in 2000-2100 to the exact string ``records.parse_timestamp`` gives.
-
-    Several times faster than a datetime per row: a cached ``YYYY-MM-DDTHH:`` per hour and
-    a precomputed ``MM:SS+00:00`` table. The CSV loop inlines it.
-    """
-    hour, second_of_hour = divmod(seconds, 3600)
-    return _UTC_HOUR_PREFIXES[hour] + _MINUTES_SECONDS[second_of_hour]
 
 
 def _time_added_problem(text: str) -> str:
@@ -887,7 +854,7 @@ class ExportReader:
         that can fail; when one fails, the slow path (_csv_row_problem) says what is wrong.
         """
         statuses = _CSV_STATUSES
-        hour_prefixes, minutes_seconds = _UTC_HOUR_PREFIXES, _MINUTES_SECONDS
+        hour_prefixes, minutes_seconds = UTC_HOUR_PREFIXES, MINUTES_SECONDS
         seen_keys = seen.keys
         decode_errors = _DECODE_ERRORS
         clean_count = decode_errors.count

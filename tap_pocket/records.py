@@ -66,6 +66,41 @@ DERIVED_FIELDS = frozenset({"is_video", "is_image", "_sdc_deleted_at"})
 KNOWN_RAW_FIELDS = (frozenset(ITEM_FIELDS) - DERIVED_FIELDS) | {"annotations"}
 
 
+#: ``"MM:SS+00:00"`` for each second of an hour.
+MINUTES_SECONDS = tuple(f"{s // 60:02d}:{s % 60:02d}+00:00" for s in range(3600))
+
+
+class _UtcHourPrefixes(dict[int, str]):
+    """Hours since 1970 to ``"2020-09-17T06:"``, computed on first use.
+
+    Bounded: a library spans up to ~230,000 distinct hours; rows come roughly in time
+    order, so a cleared cache refills from the hours in use.
+    """
+
+    limit = 16_384
+
+    def __missing__(self, hour: int) -> str:
+        if len(self) >= self.limit:
+            self.clear()
+        prefix = datetime.fromtimestamp(hour * 3600, tz=timezone.utc).strftime("%Y-%m-%dT%H:")
+        self[hour] = prefix
+        return prefix
+
+
+#: Shared by the export reader's CSV loop, which inlines :func:`unix_to_iso`.
+UTC_HOUR_PREFIXES = _UtcHourPrefixes()
+
+
+def unix_to_iso(seconds: int) -> str:
+    """Unix seconds to ISO 8601 UTC, as ``datetime.isoformat`` writes it.
+
+    Several times faster than a datetime per value: a cached ``YYYY-MM-DDTHH:`` per hour
+    and a precomputed ``MM:SS+00:00`` table. Every timestamp of every row goes through it.
+    """
+    hour, second_of_hour = divmod(seconds, 3600)
+    return UTC_HOUR_PREFIXES[hour] + MINUTES_SECONDS[second_of_hour]
+
+
 def parse_timestamp(value: t.Any) -> str | None:
     """Pocket unix-seconds (string or number) to an ISO 8601 UTC date-time, or None.
 
@@ -76,7 +111,7 @@ def parse_timestamp(value: t.Any) -> str | None:
     seconds = parse_int(value)
     if seconds is None or not _EARLIEST_TIMESTAMP <= seconds < _LATEST_TIMESTAMP:
         return None
-    return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat()
+    return unix_to_iso(seconds)
 
 
 def parse_int(value: t.Any) -> int | None:

@@ -10,6 +10,7 @@ import tracemalloc
 import typing as t
 import zipfile
 from collections import Counter
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -89,13 +90,15 @@ def test_highlight_id_same_moment_in_epoch_or_iso() -> None:
 # Timestamps ------------------------------------------------------------------------------
 
 
-def test_unix_to_iso_matches_parse_timestamp() -> None:
+def test_unix_to_iso_matches_datetime_isoformat() -> None:
     rng = random.Random(7)
     samples = [946_684_800, 946_684_801, 1_600_322_788, 4_102_444_799, 951_782_400]
     samples += [rng.randrange(946_684_800, 4_102_444_800) for _ in range(20_000)]
 
     for seconds in samples:
-        assert unix_to_iso(seconds) == parse_timestamp(seconds), seconds
+        expected = datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat()
+        assert unix_to_iso(seconds) == expected, seconds
+        assert parse_timestamp(str(seconds)) == expected, seconds
 
 
 # Detection ------------------------------------------------------------------------------
