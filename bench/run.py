@@ -277,17 +277,20 @@ def _check_exit(row: Row, run: Run) -> None:
 WARMUP_ROWS = 1_000
 
 
-def postgres_scenario(rows: int, workdir: Path) -> Row:
+def postgres_scenario(rows: int, workdir: Path, *, batch: bool = False) -> Row:
     """``meltano run tap-pocket target-postgres`` on the generated export of ``rows`` rows,
     into a throwaway PostgreSQL; rows/s = rows in pocket.items / wall time of the run.
 
     A 1,000-row run into another database goes first: it warms the plugins' bytecode
     caches, and its wall time (Meltano and both plugins starting, almost no rows) is
     what the "net" figure subtracts."""
+    mode = ", BATCH messages" if batch else ""
     row = Row(
-        scenario=f"meltano run tap-pocket target-postgres, {rows:,}-row export",
+        scenario=f"meltano run tap-pocket target-postgres, {rows:,}-row export{mode}",
         target=f">= {POSTGRES_ROWS_PER_S:,} rows/s (wall time)",
     )
+    workdir = workdir / ("postgres-batch" if batch else "postgres")
+    workdir.mkdir(parents=True, exist_ok=True)
     export, row.expected_items = synthetic_export(rows)
     if not MELTANO.exists():
         return _unavailable(row, f"no meltano next to {sys.executable} (use --group e2e)")
@@ -297,8 +300,9 @@ def postgres_scenario(rows: int, workdir: Path) -> Row:
         return _unavailable(row, f"PostgreSQL did not start: {exc}")
     try:
         _ensure_meltano_plugins(workdir)
-        warmup = _meltano_run(workdir / "warmup", synthetic_export(WARMUP_ROWS)[0], server)
-        run = _meltano_run(workdir / "pocket", export, server)
+        warmup_export = synthetic_export(WARMUP_ROWS)[0]
+        warmup = _meltano_run(workdir / "warmup", warmup_export, server, batch=batch)
+        run = _meltano_run(workdir / "pocket", export, server, batch=batch)
         for done in (warmup, run):
             if done.returncode != 0:
                 reason = f"meltano run exited {done.returncode}: {done.stderr_tail(3)}"
@@ -322,11 +326,23 @@ def postgres_scenario(rows: int, workdir: Path) -> Row:
     return row
 
 
-def _meltano_run(workdir: Path, export: Path, server: t.Any) -> Run:
-    """One ``meltano run`` into database ``workdir.name``, with its own system database."""
+def _meltano_run(workdir: Path, export: Path, server: t.Any, *, batch: bool = False) -> Run:
+    """One ``meltano run`` into database ``workdir.name``, with its own system database.
+
+    With ``batch``, the tap writes gzipped JSON Lines batch files and sends BATCH messages,
+    which target-postgres loads file by file."""
     workdir.mkdir(parents=True, exist_ok=True)
     server.create_database(workdir.name)
     env = _meltano_env(workdir, export, server)
+    if batch:
+        batches = workdir / "batches"
+        batches.mkdir(exist_ok=True)
+        env["TAP_POCKET_BATCH_CONFIG"] = json.dumps(
+            {
+                "encoding": {"format": "jsonl", "compression": "gzip"},
+                "storage": {"root": batches.as_uri()},
+            }
+        )
     env["TARGET_POSTGRES_DATABASE"] = workdir.name  # "warmup", "pocket"
     args = [str(MELTANO), "--env-file", str(workdir / "empty.env"), "run", "tap-pocket",
             "target-postgres"]  # fmt: skip
@@ -700,6 +716,13 @@ def run_all(sizes: Sizes, workdir: Path, skip: set[str]) -> tuple[list[Row], flo
         )
     if "postgres" not in skip:
         guarded(rows, "postgres", postgres_scenario, sizes.postgres_rows, workdir)
+        guarded(
+            rows,
+            "postgres batch",
+            functools.partial(postgres_scenario, batch=True),
+            sizes.postgres_rows,
+            workdir,
+        )
     if "alternatives" not in skip:
         runners = (
             ("pocket-to-sqlite", alternatives.run_pocket_to_sqlite),
