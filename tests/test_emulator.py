@@ -36,19 +36,10 @@ SAMPLE_FIELDS = {*STRING_FIELDS, *INT_FIELDS, *OBJECT_FIELDS, "annotations"}
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(start=START)
-
-
-@pytest.fixture
 def account(clock: FakeClock) -> Account:
+    # Smaller than the suite's shared account (conftest.py), whose clock and emulator
+    # fixtures serve here too.
     return generate_account(60, seed=1, clock=clock)
-
-
-@pytest.fixture
-def emulator(account: Account) -> t.Iterator[PocketEmulator]:
-    with PocketEmulator(account) as emu:
-        yield emu
 
 
 @pytest.fixture

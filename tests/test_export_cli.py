@@ -2,36 +2,21 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import typing as t
 from collections import Counter
 from pathlib import Path
 
 from tests.fixtures.export import generate
 
+from .conftest import SyncOutput, run_cli
+
 FIXTURES = Path(__file__).parent / "fixtures" / "export"
-TAP = Path(sys.executable).with_name("tap-pocket")
 
 
-def run_tap(tmp_path: Path, config: dict[str, t.Any]) -> tuple[int, list[dict], str]:
-    """Exit code, stdout's Singer messages and stderr of one ``tap-pocket`` run."""
-    config_path = tmp_path / "config.json"
-    config_path.write_text(json.dumps(config))
-    done = subprocess.run(
-        [str(TAP), "--config", str(config_path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    messages = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
-    return done.returncode, messages, done.stderr
-
-
-def records(messages: list[dict], stream: str) -> list[dict]:
-    return [m["record"] for m in messages if m["type"] == "RECORD" and m["stream"] == stream]
+def run_tap(tmp_path: Path, config: dict[str, t.Any]) -> tuple[int, SyncOutput, str]:
+    """Exit code, stdout's Singer messages and stderr of one real ``tap-pocket`` run."""
+    result = run_cli(config=config, tmp_path=tmp_path)
+    return result.returncode, result.output, result.stderr
 
 
 def test_cli_loads_a_generated_pocket_zip(tmp_path: Path) -> None:
@@ -39,34 +24,34 @@ def test_cli_loads_a_generated_pocket_zip(tmp_path: Path) -> None:
         tmp_path / "pocket.zip", 1_200, parts_of=500, annotations=25, duplicates=4
     )
 
-    code, messages, stderr = run_tap(tmp_path, {"export_path": str(written.path)})
+    code, output, stderr = run_tap(tmp_path, {"export_path": str(written.path)})
 
     assert code == 0, stderr
-    counts = Counter((m["type"], m.get("stream")) for m in messages if m["type"] != "STATE")
+    counts = Counter((m["type"], m.get("stream")) for m in output.messages if m["type"] != "STATE")
     assert counts == {
         ("SCHEMA", "items"): 1,
         ("SCHEMA", "highlights"): 1,
         ("RECORD", "items"): written.unique_items,
         ("RECORD", "highlights"): written.highlights,
     }
-    items = records(messages, "items")
+    items = output.records["items"]
     assert Counter(item["status"] for item in items) == {
         "unread": written.unread,
         "archived": written.archived,
     }
     item_ids = {item["item_id"] for item in items}
-    assert {h["item_id"] for h in records(messages, "highlights")} <= item_ids
+    assert {h["item_id"] for h in output.records["highlights"]} <= item_ids
     assert "Skipped 4 duplicate items row(s)" in stderr
 
 
 def test_cli_loads_ril_export_html(tmp_path: Path) -> None:
     html = FIXTURES / "pickpocket_ril_export_2020-08.html"
 
-    code, messages, stderr = run_tap(tmp_path, {"export_path": str(html)})
+    code, output, stderr = run_tap(tmp_path, {"export_path": str(html)})
 
     assert code == 0, stderr
-    assert len(records(messages, "items")) == 421
-    assert records(messages, "highlights") == []
+    assert len(output.records["items"]) == 421
+    assert output.records["highlights"] == []
 
 
 def test_cli_stops_with_an_error_at_a_bad_row_after_writing_the_rows_before(
@@ -82,16 +67,16 @@ def test_cli_stops_with_an_error_at_a_bad_row_after_writing_the_rows_before(
         encoding="utf-8",
     )
 
-    code, messages, stderr = run_tap(tmp_path, {"export_path": str(path)})
+    code, output, stderr = run_tap(tmp_path, {"export_path": str(path)})
 
     assert code != 0
-    assert [item["given_title"] for item in records(messages, "items")] == ["One", "Two"]
+    assert [item["given_title"] for item in output.records["items"]] == ["One", "Two"]
     assert f"{path}, line 4: time_added 'not-a-time' is not a unix timestamp" in stderr
 
-    code, messages, stderr = run_tap(tmp_path, {"export_path": str(path), "skip_bad_rows": True})
+    code, output, stderr = run_tap(tmp_path, {"export_path": str(path), "skip_bad_rows": True})
 
     assert code == 0, stderr
-    assert [item["given_title"] for item in records(messages, "items")] == ["One", "Two", "Four"]
+    assert [item["given_title"] for item in output.records["items"]] == ["One", "Two", "Four"]
     assert f"Skipped a bad items row (skip_bad_rows): {path}, line 4" in stderr
     assert "Skipped 1 bad items row(s)" in stderr
 
@@ -100,8 +85,8 @@ def test_cli_fails_on_a_file_that_is_not_an_export(tmp_path: Path) -> None:
     path = tmp_path / "photo.jpg"
     path.write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF")
 
-    code, messages, stderr = run_tap(tmp_path, {"export_path": str(path)})
+    code, output, stderr = run_tap(tmp_path, {"export_path": str(path)})
 
     assert code != 0
-    assert records(messages, "items") == []
+    assert output.records["items"] == []
     assert f"{path}: this is not a Pocket export" in stderr
