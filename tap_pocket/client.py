@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import typing as t
 from datetime import datetime, timedelta, timezone
@@ -140,6 +141,8 @@ class PocketStream(RESTStream[int]):
         super().__init__(*args, **kwargs)
         self._page_cache: tuple[requests.Response, PocketPage] | None = None
         self._paginator: PocketOffsetPaginator | None = None
+        #: Offset of the first page whose entries are not all out yet: where to resume.
+        self.resume_offset = 0
         self._pages_fetched = 0
         self._entries_seen = 0
         self._first_server_time: datetime | None = None
@@ -174,6 +177,7 @@ class PocketStream(RESTStream[int]):
         self._paginator = PocketOffsetPaginator(
             start, int(self.config.get("page_size", 30)), self.page_of
         )
+        self.resume_offset = start
         return self._paginator
 
     def get_since(self, context: Context | None) -> int:
@@ -228,25 +232,59 @@ class PocketStream(RESTStream[int]):
     def _save_resume_marker(
         self, state: dict[str, t.Any], since: int, marker: dict[str, t.Any] | None
     ) -> None:
-        paginator = self._paginator
         started = self._signpost(marker)
-        if paginator is None or started is None:
+        if self._paginator is None or started is None:
             return  # nothing was read: the previous state stands as it is
         state["resume"] = {
             "since": since,
-            "offset": paginator.current_value,
+            "offset": self.resume_offset,
             "started_at": started.isoformat(),
         }
         self.logger.warning(
             "Sync of '%s' stopped at offset %d; the state written now lets the next run "
             "resume there (since=%d).",
             self.name,
-            paginator.current_value,
+            self.resume_offset,
             since,
         )
         self._tap.write_message(StateMessage(value=self._tap.state))
 
     # Request -------------------------------------------------------------------
+
+    def request_records(self, context: Context | None) -> t.Iterator[dict[str, t.Any]]:
+        """Every entry of every page, in order, asking for the next page while this one's
+        entries are turned into rows.
+
+        Pocket takes a while to build a large page; sending the next request as soon as
+        a page has arrived hides that wait behind the work on the page. The next offset
+        is known then (it advances by the entries returned), one request is in flight at
+        a time, and the sync still ends at the first empty page, so the requests are the
+        same as one by one. While a rate limit is used up, the next request waits (in
+        this thread) until the page's entries are out.
+        """
+        paginator = self.get_new_paginator()
+        send = self.request_decorator(self._request)
+
+        def start_next_request() -> _InBackground:
+            request = self._prepare_request(context=context, page=paginator)
+            return _InBackground(lambda: (request, send(request, context)))
+
+        with self.get_http_request_counter() as request_counter:
+            request_counter.with_context(context)
+            pending: _InBackground | None = start_next_request()
+            while pending is not None:
+                request, response = pending.result()
+                request_counter.increment()
+                self.update_sync_costs(request, response, context)
+                entries = list(self.parse_response(response))
+                if not entries:
+                    break
+                paginator.advance(response)
+                pending = None if self._rate_limited else start_next_request()
+                yield from entries
+                self.resume_offset = paginator.current_value
+                if pending is None:
+                    pending = start_next_request()
 
     def request_filters(self) -> dict[str, t.Any]:
         """The list filters from the settings, as Pocket's parameter names and values."""
@@ -437,3 +475,32 @@ def _server_time(response: requests.Response) -> datetime | None:
         return parsedate_to_datetime(header).astimezone(timezone.utc)
     except (TypeError, ValueError):
         return None
+
+
+class _InBackground:
+    """One call run on a daemon thread; ``result()`` waits for it and returns or raises.
+
+    A daemon thread, so a request still sleeping in a backoff or rate-limit wait never
+    keeps the process alive after the sync has stopped.
+    """
+
+    def __init__(self, call: t.Callable[[], t.Any]) -> None:
+        self._call = call
+        self._done = threading.Event()
+        self._value: t.Any = None
+        self._error: BaseException | None = None
+        threading.Thread(target=self._run, name="tap-pocket-request", daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._call()
+        except BaseException as exc:  # handed to the thread that waits for the result
+            self._error = exc
+        finally:
+            self._done.set()
+
+    def result(self) -> t.Any:
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._value

@@ -73,8 +73,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from tap_pocket.records import (
+    HOURS,
     MINUTES_SECONDS,
-    UTC_HOUR_PREFIXES,
+    UTC_DAY_PREFIXES,
     highlight_records,
     item_record,
     list_entries,
@@ -854,7 +855,7 @@ class ExportReader:
         that can fail; when one fails, the slow path (_csv_row_problem) says what is wrong.
         """
         statuses = _CSV_STATUSES
-        hour_prefixes, minutes_seconds = UTC_HOUR_PREFIXES, MINUTES_SECONDS
+        day_prefixes, hours, minutes_seconds = UTC_DAY_PREFIXES, HOURS, MINUTES_SECONDS
         seen_keys = seen.keys
         decode_errors = _DECODE_ERRORS
         clean_count = decode_errors.count
@@ -912,8 +913,9 @@ class ExportReader:
                                 tags = [tag for tag in tags if tag]
                         else:
                             tags = []
-                        hour, second_of_hour = divmod(seconds, 3600)  # = unix_to_iso(seconds)
-                        added = hour_prefixes[hour] + minutes_seconds[second_of_hour]
+                        day, second_of_day = divmod(seconds, 86400)  # = unix_to_iso(seconds)
+                        hour, second_of_hour = divmod(second_of_day, 3600)
+                        added = day_prefixes[day] + hours[hour] + minutes_seconds[second_of_hour]
                         yield {
                             "item_id": "u" + digest,
                             "given_url": url,

@@ -13,6 +13,7 @@ from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_pocket.client import PocketStream
+from tap_pocket.output import DirectRecordsStream
 from tap_pocket.records import highlight_records, item_record
 
 if t.TYPE_CHECKING:
@@ -134,7 +135,7 @@ HIGHLIGHT_SCHEMA = th.PropertiesList(
 ).to_dict()
 
 
-class ItemsStream(PocketStream):
+class ItemsStream(DirectRecordsStream, PocketStream):
     """Saved items from ``POST /v3/get``, incremental on ``time_updated`` via ``since``.
 
     When ``highlights`` is selected, the same responses carry the annotations
@@ -188,11 +189,7 @@ class ItemsStream(PocketStream):
         # Called right after each record: once a page's last entry is out, its
         # highlights go to the child stream in one batch.
         if self._entries_left_on_page == 0 and self.page_highlights:
-            yield {"page_offset": self._page_offset()}
-
-    def _page_offset(self) -> int:
-        paginator = self._paginator
-        return paginator.current_value if paginator else 0
+            yield {"page_offset": self.resume_offset}
 
 
 class HighlightsStream(Stream):
@@ -217,7 +214,7 @@ class HighlightsStream(Stream):
         return batch
 
 
-class _ExportStream(Stream):
+class _ExportStream(DirectRecordsStream):
     """Base for streams read from a Pocket export on disk (no HTTP).
 
     An export is a complete snapshot, so it is always read whole: loading it again

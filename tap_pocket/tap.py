@@ -10,10 +10,10 @@ from urllib.parse import urlsplit
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
-from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_pocket import streams
+from tap_pocket.output import BufferedMsgSpecWriter
 
 if t.TYPE_CHECKING:
     from singer_sdk import Stream
@@ -25,8 +25,9 @@ class TapPocket(Tap):
     """Singer tap for Pocket: the saved library from an export or a Pocket v3 API."""
 
     name = "tap-pocket"
-    # msgspec serializes Singer messages several times faster than the default writer.
-    message_writer_class = MsgSpecWriter
+    # msgspec serializes Singer messages several times faster than the default writer;
+    # the buffered one also carries the streams' directly written RECORD lines.
+    message_writer_class = BufferedMsgSpecWriter
 
     config_jsonschema = th.PropertiesList(
         th.Property(
