@@ -191,6 +191,26 @@ def test_past_max_wait_it_stops_with_a_state_to_resume_from(
     assert final["replication_key_value"]
 
 
+def test_a_failed_request_for_the_page_ahead_resumes_at_that_page(
+    tmp_path: Path, emulator: PocketEmulator, account: Account, api_config: dict[str, t.Any]
+) -> None:
+    """The next page is requested while this one is processed: when that request fails,
+    this page still comes out whole, and the state resumes at the page that failed."""
+    emulator.faults = Faults().reset_every(3)
+    config = {**api_config, "max_retries": 0}
+    stopped = run_cli(config=config, tmp_path=tmp_path)
+
+    assert stopped.returncode != 0
+    oldest_first = [raw["item_id"] for raw in reversed(account.live_items())]
+    assert stopped.output.ids() == oldest_first[:60]
+    assert stopped.output.state["bookmarks"]["items"]["resume"]["offset"] == 60
+
+    emulator.faults = Faults()
+    resumed = run_cli(config=config, state=stopped.output.state, tmp_path=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert_every_item_once(stopped.output.ids() + resumed.output.ids(), account)
+
+
 def test_account_changing_mid_sync_converges_after_one_more_sync(
     emulator: PocketEmulator, account: Account, clock: FakeClock, api_config: dict[str, t.Any]
 ) -> None:
