@@ -17,7 +17,7 @@ from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.pagination import OffsetPaginator
 from singer_sdk.singerlib import StateMessage
 
-from tap_pocket.records import list_entries
+from tap_pocket.records import PocketEntry, decode_typed_page, list_entries
 
 if t.TYPE_CHECKING:
     import requests
@@ -67,20 +67,29 @@ class PocketRateLimitError(FatalAPIError):
 
 
 class PocketPage:
-    """One parsed ``/v3/get`` answer, parsed once and shared by the paginator and streams."""
+    """One parsed ``/v3/get`` answer, parsed once and shared by the paginator and streams.
 
-    __slots__ = ("body", "entries", "server_time")
+    ``entries`` are typed :class:`~tap_pocket.records.PocketEntry` structs when the page
+    decodes as such (nearly always), else the raw entry dicts.
+    """
 
-    def __init__(self, body: dict[str, t.Any], server_time: datetime | None) -> None:
-        self.body = body
-        self.entries = list_entries(body)
+    __slots__ = ("_total", "entries", "server_time")
+
+    def __init__(
+        self,
+        entries: list[PocketEntry] | list[dict[str, t.Any]],
+        total: t.Any,
+        server_time: datetime | None,
+    ) -> None:
+        self.entries = entries
+        self._total = total
         self.server_time = server_time
 
     @property
     def total(self) -> int | None:
         try:
-            return int(self.body["total"])
-        except (KeyError, TypeError, ValueError):
+            return int(self._total)
+        except (TypeError, ValueError):
             return None
 
 
@@ -197,7 +206,7 @@ class PocketStream(RESTStream[int]):
         # iter_entries), not by this machine's clock, which may disagree with the server's.
         return None
 
-    def iter_entries(self, context: Context | None) -> t.Iterator[dict[str, t.Any]]:
+    def iter_entries(self, context: Context | None) -> t.Iterator[PocketEntry | dict[str, t.Any]]:
         """Every raw list entry of this sync, with a bookmark that never skips a change.
 
         The bookmark is capped at Pocket's clock when the first page was answered: an
@@ -390,14 +399,18 @@ class PocketStream(RESTStream[int]):
             return cached[1]
         try:
             # msgspec parses a 5000-item page several times faster than the json module.
-            body = msgspec.json.decode(response.content)
+            typed = decode_typed_page(response.content)
+            body = msgspec.json.decode(response.content) if typed is None else None
         except msgspec.DecodeError as exc:
             msg = f"Pocket answered HTTP {response.status_code} with a body that is not JSON"
             raise RetriableAPIError(msg, response) from exc
-        if not isinstance(body, dict):
+        if typed is not None:
+            page = PocketPage(*typed, _server_time(response))
+        elif isinstance(body, dict):
+            page = PocketPage(list_entries(body), body.get("total"), _server_time(response))
+        else:
             msg = f"Pocket answered HTTP {response.status_code} with JSON that is not an object"
             raise RetriableAPIError(msg, response)
-        page = PocketPage(body, _server_time(response))
         self._page_cache = (response, page)
         return page
 
@@ -435,7 +448,7 @@ class PocketStream(RESTStream[int]):
             message += f": X-Error-Code {code}: {error}"
         return message
 
-    def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
+    def parse_response(self, response: requests.Response) -> t.Iterable[t.Any]:
         page = self.page_of(response)
         self._log_progress(response, page)
         if self._first_server_time is None:

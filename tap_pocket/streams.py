@@ -14,7 +14,13 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_pocket.client import PocketStream
 from tap_pocket.output import DirectRecordsStream
-from tap_pocket.records import highlight_records, item_record
+from tap_pocket.records import (
+    PocketEntry,
+    entry_highlights,
+    entry_record,
+    highlight_records,
+    item_record,
+)
 
 if t.TYPE_CHECKING:
     import requests
@@ -177,11 +183,16 @@ class ItemsStream(DirectRecordsStream, PocketStream):
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         want_highlights = self._highlights_wanted()
-        for raw in self.iter_entries(context):
+        for entry in self.iter_entries(context):
             self._entries_left_on_page -= 1
-            if want_highlights and "annotations" in raw:
-                self.page_highlights.extend(highlight_records(raw))
-            yield item_record(raw, observed_at=self._page_answered_at)
+            if isinstance(entry, PocketEntry):  # a page decoded typed (see records.py)
+                if want_highlights and entry.annotations:
+                    self.page_highlights.extend(entry_highlights(entry))
+                yield entry_record(entry, observed_at=self._page_answered_at)
+            else:
+                if want_highlights and "annotations" in entry:
+                    self.page_highlights.extend(highlight_records(entry))
+                yield item_record(entry, observed_at=self._page_answered_at)
 
     def generate_child_contexts(
         self, record: dict[str, t.Any], context: Context | None
