@@ -90,8 +90,9 @@ class DirectRecordsStream(Stream):
         maps = self.stream_maps
         return (
             isinstance(writer, BufferedMsgSpecWriter)
-            and context is None
             and not self.partitions
+            # Rows of a partitioned state would carry the partition's keys.
+            and not self._get_state_partition_context(context)
             and self.selected
             and self.ABORT_AT_RECORD_COUNT is None
             and len(maps) == 1
@@ -110,19 +111,23 @@ class DirectRecordsStream(Stream):
         writer = t.cast("BufferedMsgSpecWriter", self._tap.message_writer)
         try:
             with _fewer_garbage_collections():
-                self._write_records_directly(writer)
+                self._write_records_directly(writer, context)
         finally:
             writer.flush()
 
-    def _write_records_directly(self, writer: BufferedMsgSpecWriter) -> None:
+    def _write_records_directly(
+        self, writer: BufferedMsgSpecWriter, context: Context | None
+    ) -> None:
         replication_key = self.replication_key or ""
         has_children = bool(self.child_streams)
         head = msgspec.json.encode({"type": "RECORD", "stream": self.name})[:-1] + b',"record":'
         encode_into = msgspec.json.Encoder().encode_into
         buffer = writer.buffer
-        rows = t.cast("Iterator[dict[str, t.Any]]", iter(self.get_records(None)))
-        with self.get_record_counter() as counter, self.get_sync_timer():
-            self._write_starting_replication_value(None)
+        rows = t.cast("Iterator[dict[str, t.Any]]", iter(self.get_records(context)))
+        with self.get_record_counter() as counter, self.get_sync_timer() as timer:
+            counter.with_context(context)
+            timer.with_context(context)
+            self._write_starting_replication_value(context)
             # A STATE message every STATE_MSG_FREQUENCY rows, as the SDK writes them.
             while True:
                 tail = _time_extracted_tail()
@@ -131,7 +136,7 @@ class DirectRecordsStream(Stream):
                 for row in itertools.islice(rows, self.STATE_MSG_FREQUENCY):
                     count += 1
                     if has_children:  # as the SDK does: a row's children go out before it
-                        for child_context in self.generate_child_contexts(row, None):
+                        for child_context in self.generate_child_contexts(row, context):
                             writer.flush()
                             self._sync_children(copy.copy(child_context))
                     buffer += head
@@ -148,10 +153,14 @@ class DirectRecordsStream(Stream):
                 counter.increment(count)
                 if latest is not None:
                     self.state_manager.increment_state(
-                        {replication_key: latest}, replication_key=replication_key
+                        {replication_key: latest}, context=context, replication_key=replication_key
                     )
                 self.state_manager.is_flushed = False
                 if count == self.STATE_MSG_FREQUENCY:
                     self._write_state_message()
-            self._finalize_state(self.stream_state)
+            # The SDK's own closing steps, for a stream or one context of it.
+            if context == self._get_state_partition_context(context):
+                self._finalize_state(self.get_context_state(context))
+            if not context:
+                self._finalize_state(self.stream_state)
             self._write_state_message()

@@ -8,7 +8,6 @@ import typing as t
 from uuid import uuid4
 
 import msgspec
-from singer_sdk import Stream
 from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
@@ -203,7 +202,7 @@ class ItemsStream(DirectRecordsStream, PocketStream):
             yield {"page_offset": self.resume_offset}
 
 
-class HighlightsStream(Stream):
+class HighlightsStream(DirectRecordsStream):
     """Highlights (annotations) of saved items: a child of ``items`` in API mode.
 
     They arrive inside the item pages (``annotations=1``), so they follow the items

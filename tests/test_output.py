@@ -48,9 +48,9 @@ def direct_rows_written(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     streams: list[str] = []
     original = DirectRecordsStream._write_records_directly
 
-    def spy(self: DirectRecordsStream, writer: t.Any) -> None:
+    def spy(self: DirectRecordsStream, writer: t.Any, context: t.Any) -> None:
         streams.append(self.name)
-        original(self, writer)
+        original(self, writer, context)
 
     monkeypatch.setattr(DirectRecordsStream, "_write_records_directly", spy)
     return streams
@@ -79,6 +79,7 @@ def test_api_messages_equal_the_sdk_path(monkeypatch: pytest.MonkeyPatch, clock:
     account = generate_account(150, seed=3, clock=clock)
     for item_id in sorted(r["item_id"] for r in account.live_items())[:4]:
         account.delete_item(item_id)
+    used = direct_rows_written(monkeypatch)
     runs = []
     for direct in (True, False):
         if not direct:
@@ -92,6 +93,7 @@ def test_api_messages_equal_the_sdk_path(monkeypatch: pytest.MonkeyPatch, clock:
             }
             runs.append(run_tap(config))
     direct_run, sdk_run = runs
+    assert {"items", "highlights"} <= set(used)  # the child stream too, page by page
 
     assert direct_run.records["highlights"]
     assert sum(r["_sdc_deleted_at"] is not None for r in direct_run.records["items"]) == 4
