@@ -30,6 +30,7 @@ import gzip
 import json
 import math
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -308,6 +309,10 @@ def postgres_scenario(rows: int, workdir: Path, *, batch: bool = False) -> Row:
                 reason = f"meltano run exited {done.returncode}: {done.stderr_tail(3)}"
                 return _unavailable(row, reason)
         row.items = int(postgres_scalar(server, "pocket", "select count(*) from pocket.items"))
+        received = _target_received(run)
+        if received is None or (received["batch manifests"] > 0) != batch:
+            got = "nothing" if received is None else f"{received}"
+            return _unavailable(row, f"target-postgres did not get what the mode sends: {got}")
         row.seconds, row.peak_rss_mb = run.seconds, run.peak_rss_mb
         row.startup_seconds = warmup.seconds
         row.extra["postgres"] = _postgres_version(server)
@@ -319,11 +324,29 @@ def postgres_scenario(rows: int, workdir: Path, *, batch: bool = False) -> Row:
             f"PostgreSQL {row.extra['postgres']}, target-postgres {row.extra['target_postgres']} "
             f"(upsert); net = after subtracting a {WARMUP_ROWS:,}-row run "
             f"({warmup.seconds:.1f} s: Meltano and both plugins starting); "
-            "peak RSS = largest single process"
+            "peak RSS = largest single process; the target received "
+            + ", ".join(f"{n:,} {what}" for what, n in received.items())
         )
+        if batch:
+            stamped = postgres_scalar(
+                server, "pocket", "select count(_sdc_batched_at) from pocket.items"
+            )
+            row.note += f"; rows with _sdc_batched_at: {int(stamped):,} (none on BATCH rows)"
     finally:
         server.stop()
     return row
+
+
+def _target_received(run: Run) -> dict[str, int] | None:
+    """What target-postgres says it read: records and batch manifests (its last summary)."""
+    if run.stderr_path is None or not run.stderr_path.exists():
+        return None
+    found = None
+    for line in run.stderr_path.read_text(errors="replace").splitlines():
+        match = re.search(r"(\d+) records, (\d+) batch manifests", line)
+        if match:
+            found = {"records": int(match[1]), "batch manifests": int(match[2])}
+    return found
 
 
 def _meltano_run(workdir: Path, export: Path, server: t.Any, *, batch: bool = False) -> Run:
@@ -337,11 +360,13 @@ def _meltano_run(workdir: Path, export: Path, server: t.Any, *, batch: bool = Fa
     if batch:
         batches = workdir / "batches"
         batches.mkdir(exist_ok=True)
-        env["TAP_POCKET_BATCH_CONFIG"] = json.dumps(
-            {
-                "encoding": {"format": "jsonl", "compression": "gzip"},
-                "storage": {"root": batches.as_uri()},
-            }
+        # Meltano writes the tap's config from the settings meltano.yml declares, and
+        # batch_config is declared by its nested keys: one variable each. (A single
+        # TAP_POCKET_BATCH_CONFIG object never reached the tap: the run stayed RECORD.)
+        env.update(
+            TAP_POCKET_BATCH_CONFIG_ENCODING_FORMAT="jsonl",
+            TAP_POCKET_BATCH_CONFIG_ENCODING_COMPRESSION="gzip",
+            TAP_POCKET_BATCH_CONFIG_STORAGE_ROOT=batches.as_uri(),
         )
     env["TARGET_POSTGRES_DATABASE"] = workdir.name  # "warmup", "pocket"
     args = [str(MELTANO), "--env-file", str(workdir / "empty.env"), "run", "tap-pocket",
