@@ -498,11 +498,9 @@ def decode_typed_page(content: bytes) -> tuple[list[PocketEntry], t.Any] | None:
 def _timestamp(seconds: int | None) -> str | None:
     if seconds is None or not _EARLIEST_TIMESTAMP <= seconds < _LATEST_TIMESTAMP:
         return None
-    return unix_to_iso(seconds)
-
-
-def _flag(number: int | None) -> bool | None:
-    return None if number is None else number != 0
+    day, second_of_day = divmod(seconds, 86400)  # = unix_to_iso(seconds), inlined
+    hour, second_of_hour = divmod(second_of_day, 3600)
+    return UTC_DAY_PREFIXES[day] + HOURS[hour] + MINUTES_SECONDS[second_of_hour]
 
 
 _asdict = msgspec.structs.asdict
@@ -533,7 +531,9 @@ def entry_record(entry: PocketEntry, *, observed_at: str | None = None) -> dict[
         row["status"] = status
         row["time_updated"] = row["_sdc_deleted_at"] = time_updated or observed_at
         return row
+    favorite, is_article, is_index = entry.favorite, entry.is_article, entry.is_index
     has_video, has_image = entry.has_video, entry.has_image
+    # Flags inline (this runs for every item): 0 -> False, any other number -> True.
     return {
         "item_id": entry.item_id,
         "resolved_id": entry.resolved_id or None,
@@ -544,17 +544,17 @@ def entry_record(entry: PocketEntry, *, observed_at: str | None = None) -> dict[
         "amp_url": entry.amp_url,
         "excerpt": entry.excerpt,
         "status": status,
-        "favorite": _flag(entry.favorite),
+        "favorite": None if favorite is None else favorite != 0,
         "time_added": _timestamp(entry.time_added),
         "time_updated": time_updated,
         "time_read": _timestamp(entry.time_read),
         "time_favorited": _timestamp(entry.time_favorited),
         "sort_id": entry.sort_id,
-        "is_article": _flag(entry.is_article),
-        "is_index": _flag(entry.is_index),
-        "has_video": _flag(has_video),
+        "is_article": None if is_article is None else is_article != 0,
+        "is_index": None if is_index is None else is_index != 0,
+        "has_video": None if has_video is None else has_video != 0,
         "is_video": None if has_video is None else has_video == 2,
-        "has_image": _flag(has_image),
+        "has_image": None if has_image is None else has_image != 0,
         "is_image": None if has_image is None else has_image == 2,
         "word_count": entry.word_count,
         "time_to_read": entry.time_to_read,
