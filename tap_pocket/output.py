@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import gc
 import itertools
 import sys
@@ -20,8 +21,9 @@ from datetime import datetime, timezone
 
 import msgspec
 from singer_sdk import Stream
-from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.contrib.msgspec import MsgSpecWriter, serialize_jsonl
 from singer_sdk.mapper import SameRecordTransform
+from singer_sdk.singerlib import SchemaMessage, StateMessage
 
 if t.TYPE_CHECKING:
     from collections.abc import Generator, Iterator
@@ -44,6 +46,19 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
 
     def __init__(self) -> None:
         self.buffer = bytearray()
+
+    def serialize_message(self, message: Message) -> bytearray:
+        # Message.to_dict deep-copies the schema or state (dataclasses.asdict) each time;
+        # encoding needs no copy. Same keys, same order, None fields left out as there.
+        if not isinstance(message, (SchemaMessage, StateMessage)):
+            return serialize_jsonl(message.to_dict())
+        return serialize_jsonl(
+            {
+                field.name: value
+                for field in dataclasses.fields(message)
+                if (value := getattr(message, field.name)) is not None
+            }
+        )
 
     def write_message(self, message: Message) -> None:
         self.buffer += self.format_message(message)

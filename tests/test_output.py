@@ -134,3 +134,36 @@ def test_stream_maps_and_flattening_take_the_sdk_path(monkeypatch: pytest.Monkey
         assert row["title_upper"] == (title.upper() if title else None)
     assert any(row["title_upper"] for row in rows)
     assert any("image__src" in row for row in rows)
+
+
+def test_writer_serializes_every_message_as_the_sdks_msgspec_writer() -> None:
+    from datetime import datetime, timezone
+
+    from singer_sdk.contrib.msgspec import MsgSpecWriter
+    from singer_sdk.helpers._batch import BaseBatchFileEncoding, SDKBatchMessage
+    from singer_sdk.singerlib import (
+        ActivateVersionMessage,
+        RecordMessage,
+        SchemaMessage,
+        StateMessage,
+    )
+
+    from tap_pocket.output import BufferedMsgSpecWriter
+    from tap_pocket.streams import ITEM_SCHEMA
+
+    when = datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=timezone.utc)
+    messages = [
+        SchemaMessage("items", ITEM_SCHEMA, ["item_id"], ["time_updated"]),
+        SchemaMessage("items", ITEM_SCHEMA, ["item_id"]),
+        StateMessage({"bookmarks": {"items": {"replication_key_value": None, "x": [1, {}]}}}),
+        RecordMessage("items", {"item_id": "1", "tags": [], "image": None}, time_extracted=when),
+        RecordMessage("items", {"item_id": "1"}, version=3),
+        ActivateVersionMessage("items", 3),
+        SDKBatchMessage(
+            "items", BaseBatchFileEncoding(format="jsonl", compression="gzip"), ["file:///tmp/a.gz"]
+        ),
+        SDKBatchMessage("items", BaseBatchFileEncoding(format="jsonl"), ["file:///tmp/a.gz"]),
+    ]
+    ours, sdks = BufferedMsgSpecWriter(), MsgSpecWriter()
+    for message in messages:
+        assert bytes(ours.serialize_message(message)) == bytes(sdks.serialize_message(message))
