@@ -518,19 +518,26 @@ def _id_keyed_structs(value: t.Any) -> list[dict[str, t.Any]]:
 
 def _typed_tags(value: t.Any) -> list[str]:
     if isinstance(value, dict):
-        return sorted(name if tag.tag is msgspec.UNSET else tag.tag for name, tag in value.items())
+        return sorted(
+            [name if tag.tag is msgspec.UNSET else tag.tag for name, tag in value.items()]
+        )
     return parse_tags(value)
 
 
 def entry_record(entry: PocketEntry, *, observed_at: str | None = None) -> dict[str, t.Any]:
     """:func:`item_record` for a typed entry: the same row."""
     status = STATUS_NAMES.get(entry.status or "", entry.status)
-    time_updated = _timestamp(entry.time_updated)
+    updated = entry.time_updated
+    time_updated = _timestamp(updated)
     if status in TOMBSTONE_STATUSES:
         row = empty_item(entry.item_id)
         row["status"] = status
         row["time_updated"] = row["_sdc_deleted_at"] = time_updated or observed_at
         return row
+    # time_added or time_read often equal time_updated: each distinct value converted once.
+    added, read = entry.time_added, entry.time_read
+    time_added = time_updated if added == updated else _timestamp(added)
+    time_read = time_updated if read == updated else _timestamp(read)
     favorite, is_article, is_index = entry.favorite, entry.is_article, entry.is_index
     has_video, has_image = entry.has_video, entry.has_image
     # Flags inline (this runs for every item): 0 -> False, any other number -> True.
@@ -545,9 +552,9 @@ def entry_record(entry: PocketEntry, *, observed_at: str | None = None) -> dict[
         "excerpt": entry.excerpt,
         "status": status,
         "favorite": None if favorite is None else favorite != 0,
-        "time_added": _timestamp(entry.time_added),
+        "time_added": time_added,
         "time_updated": time_updated,
-        "time_read": _timestamp(entry.time_read),
+        "time_read": time_read,
         "time_favorited": _timestamp(entry.time_favorited),
         "sort_id": entry.sort_id,
         "is_article": None if is_article is None else is_article != 0,
