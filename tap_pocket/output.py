@@ -80,14 +80,23 @@ def _fewer_garbage_collections() -> Iterator[None]:
     costs a tenth of the run. Rows hold no reference cycles: reference counting frees
     them, whatever the collector does.
     """
+    global _syncs_running  # a child stream syncs inside its parent's sync: outermost only
+    outermost = _syncs_running == 0
     threshold = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(50_000, *threshold[1:])
+    if outermost:
+        gc.freeze()
+        gc.set_threshold(50_000, *threshold[1:])
+    _syncs_running += 1
     try:
         yield
     finally:
-        gc.set_threshold(*threshold)
-        gc.unfreeze()
+        _syncs_running -= 1
+        if outermost:
+            gc.set_threshold(*threshold)
+            gc.unfreeze()
+
+
+_syncs_running = 0
 
 
 def _time_extracted_tail() -> bytes:

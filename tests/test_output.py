@@ -167,3 +167,34 @@ def test_writer_serializes_every_message_as_the_sdks_msgspec_writer() -> None:
     ours, sdks = BufferedMsgSpecWriter(), MsgSpecWriter()
     for message in messages:
         assert bytes(ours.serialize_message(message)) == bytes(sdks.serialize_message(message))
+
+
+def test_garbage_collection_is_restored_after_a_sync_with_child_streams(
+    monkeypatch: pytest.MonkeyPatch, clock: FakeClock
+) -> None:
+    import gc
+
+    account = generate_account(60, seed=4, clock=clock)
+    threshold, frozen = gc.get_threshold(), gc.get_freeze_count()
+    seen_inside: list[tuple[int, int]] = []
+    original = DirectRecordsStream._write_records_directly
+
+    def spy(self: DirectRecordsStream, writer: t.Any, context: t.Any) -> None:
+        original(self, writer, context)
+        # After each child's sync too, the outer sync's settings still hold.
+        seen_inside.append((gc.get_threshold()[0], gc.get_freeze_count()))
+
+    monkeypatch.setattr(DirectRecordsStream, "_write_records_directly", spy)
+    with PocketEmulator(account) as emulator:
+        config = {
+            "consumer_key": emulator.consumer_key,
+            "access_token": emulator.access_token,
+            "api_url": emulator.url,
+            "page_size": 20,
+        }
+        output = run_tap(config)
+    assert output.records["highlights"]
+    assert len(seen_inside) > 2  # items, and highlights once per page
+    assert all(gen0 > threshold[0] and frozen_now > frozen for gen0, frozen_now in seen_inside)
+    assert gc.get_threshold() == threshold
+    assert gc.get_freeze_count() == frozen
