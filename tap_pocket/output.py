@@ -26,7 +26,7 @@ from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib import SchemaMessage, StateMessage
 
 if t.TYPE_CHECKING:
-    from collections.abc import Generator, Iterator
+    from collections.abc import Generator, Iterable, Iterator
 
     from singer_sdk.helpers.types import Context
     from singer_sdk.singerlib.encoding.simple import Message
@@ -126,6 +126,11 @@ class DirectRecordsStream(Stream):
             and all(self.mask.values())
         )
 
+    def direct_rows(self, context: Context | None) -> Iterable[t.Any]:
+        """The rows for the direct path: :meth:`get_records`' dicts, or objects msgspec
+        encodes to the same JSON (structs), with the replication key as an attribute."""
+        return t.cast("Iterable[t.Any]", self.get_records(context))
+
     def _sync_records(
         self, context: Context | None = None, *, write_messages: bool = True
     ) -> Generator[dict[str, t.Any], t.Any, t.Any]:
@@ -147,7 +152,7 @@ class DirectRecordsStream(Stream):
         head = msgspec.json.encode({"type": "RECORD", "stream": self.name})[:-1] + b',"record":'
         encode_into = msgspec.json.Encoder().encode_into
         buffer = writer.buffer
-        rows = t.cast("Iterator[dict[str, t.Any]]", iter(self.get_records(context)))
+        rows = iter(self.direct_rows(context))
         with self.get_record_counter() as counter, self.get_sync_timer() as timer:
             counter.with_context(context)
             timer.with_context(context)
@@ -167,7 +172,10 @@ class DirectRecordsStream(Stream):
                     encode_into(row, buffer, -1)
                     buffer += tail
                     if replication_key:
-                        value = row.get(replication_key)
+                        if type(row) is dict:
+                            value = row.get(replication_key)
+                        else:
+                            value = getattr(row, replication_key, None)
                         if value is not None and (latest is None or value > latest):
                             latest = value
                     if len(buffer) >= FLUSH_BYTES:

@@ -503,17 +503,16 @@ def _timestamp(seconds: int | None) -> str | None:
     return UTC_DAY_PREFIXES[day] + HOURS[hour] + MINUTES_SECONDS[second_of_hour]
 
 
-_asdict = msgspec.structs.asdict
-
-
-def _id_keyed_structs(value: t.Any) -> list[dict[str, t.Any]]:
+def _id_keyed_structs(value: t.Any) -> list[t.Any]:
+    """Authors, images or videos in key order, as structs: they encode as the dict path's
+    objects (every field, in the same order)."""
     if not value:
         return []
     if isinstance(value, dict):
         if len(value) == 1:
-            return [_asdict(entry) for entry in value.values()]
-        return [_asdict(value[key]) for key in sorted(value, key=_key_order)]
-    return [_asdict(entry) for entry in value]
+            return list(value.values())
+        return [value[key] for key in sorted(value, key=_key_order)]
+    return list(value)
 
 
 def _typed_tags(value: t.Any) -> list[str]:
@@ -524,58 +523,103 @@ def _typed_tags(value: t.Any) -> list[str]:
     return parse_tags(value)
 
 
-def entry_record(entry: PocketEntry, *, observed_at: str | None = None) -> dict[str, t.Any]:
-    """:func:`item_record` for a typed entry: the same row."""
+class ItemRow(msgspec.Struct, gc=False):
+    """An ``items`` row as a struct: the columns of ITEM_FIELDS, in order. It encodes to
+    the same JSON as :func:`entry_record`'s dict, faster, and is built faster."""
+
+    item_id: str
+    resolved_id: t.Any = None
+    given_url: t.Any = None
+    given_title: t.Any = None
+    resolved_url: t.Any = None
+    resolved_title: t.Any = None
+    amp_url: t.Any = None
+    excerpt: t.Any = None
+    status: t.Any = None
+    favorite: t.Any = None
+    time_added: t.Any = None
+    time_updated: t.Any = None
+    time_read: t.Any = None
+    time_favorited: t.Any = None
+    sort_id: t.Any = None
+    is_article: t.Any = None
+    is_index: t.Any = None
+    has_video: t.Any = None
+    is_video: t.Any = None
+    has_image: t.Any = None
+    is_image: t.Any = None
+    word_count: t.Any = None
+    time_to_read: t.Any = None
+    listen_duration_estimate: t.Any = None
+    lang: t.Any = None
+    top_image_url: t.Any = None
+    tags: t.Any = None
+    authors: t.Any = None
+    image: t.Any = None
+    images: t.Any = None
+    videos: t.Any = None
+    domain_metadata: t.Any = None
+    _sdc_deleted_at: t.Any = None
+
+
+def entry_row(entry: PocketEntry, *, observed_at: str | None = None) -> ItemRow:
+    """:func:`item_record` for a typed entry, as an :class:`ItemRow`."""
     status = STATUS_NAMES.get(entry.status or "", entry.status)
     updated = entry.time_updated
     time_updated = _timestamp(updated)
     if status in TOMBSTONE_STATUSES:
-        row = empty_item(entry.item_id)
-        row["status"] = status
-        row["time_updated"] = row["_sdc_deleted_at"] = time_updated or observed_at
-        return row
+        deleted_at = time_updated or observed_at
+        return ItemRow(
+            entry.item_id, status=status, time_updated=deleted_at, _sdc_deleted_at=deleted_at
+        )
     # time_added or time_read often equal time_updated: each distinct value converted once.
     added, read = entry.time_added, entry.time_read
     time_added = time_updated if added == updated else _timestamp(added)
     time_read = time_updated if read == updated else _timestamp(read)
     favorite, is_article, is_index = entry.favorite, entry.is_article, entry.is_index
     has_video, has_image = entry.has_video, entry.has_image
-    # Flags inline (this runs for every item): 0 -> False, any other number -> True.
-    return {
-        "item_id": entry.item_id,
-        "resolved_id": entry.resolved_id or None,
-        "given_url": entry.given_url,
-        "given_title": entry.given_title,
-        "resolved_url": entry.resolved_url,
-        "resolved_title": entry.resolved_title,
-        "amp_url": entry.amp_url,
-        "excerpt": entry.excerpt,
-        "status": status,
-        "favorite": None if favorite is None else favorite != 0,
-        "time_added": time_added,
-        "time_updated": time_updated,
-        "time_read": time_read,
-        "time_favorited": _timestamp(entry.time_favorited),
-        "sort_id": entry.sort_id,
-        "is_article": None if is_article is None else is_article != 0,
-        "is_index": None if is_index is None else is_index != 0,
-        "has_video": None if has_video is None else has_video != 0,
-        "is_video": None if has_video is None else has_video == 2,
-        "has_image": None if has_image is None else has_image != 0,
-        "is_image": None if has_image is None else has_image == 2,
-        "word_count": entry.word_count,
-        "time_to_read": entry.time_to_read,
-        "listen_duration_estimate": entry.listen_duration_estimate,
-        "lang": entry.lang or None,
-        "top_image_url": entry.top_image_url,
-        "tags": _typed_tags(entry.tags),
-        "authors": _id_keyed_structs(entry.authors),
-        "image": parse_image(entry.image),
-        "images": _id_keyed_structs(entry.images),
-        "videos": _id_keyed_structs(entry.videos),
-        "domain_metadata": parse_domain_metadata(entry.domain_metadata),
-        "_sdc_deleted_at": None,
-    }
+    # Positional, in ItemRow's order; flags inline: 0 -> False, any other number -> True.
+    return ItemRow(
+        entry.item_id,
+        entry.resolved_id or None,
+        entry.given_url,
+        entry.given_title,
+        entry.resolved_url,
+        entry.resolved_title,
+        entry.amp_url,
+        entry.excerpt,
+        status,
+        None if favorite is None else favorite != 0,
+        time_added,
+        time_updated,
+        time_read,
+        _timestamp(entry.time_favorited),
+        entry.sort_id,
+        None if is_article is None else is_article != 0,
+        None if is_index is None else is_index != 0,
+        None if has_video is None else has_video != 0,
+        None if has_video is None else has_video == 2,
+        None if has_image is None else has_image != 0,
+        None if has_image is None else has_image == 2,
+        entry.word_count,
+        entry.time_to_read,
+        entry.listen_duration_estimate,
+        entry.lang or None,
+        entry.top_image_url,
+        _typed_tags(entry.tags),
+        _id_keyed_structs(entry.authors),
+        parse_image(entry.image),
+        _id_keyed_structs(entry.images),
+        _id_keyed_structs(entry.videos),
+        parse_domain_metadata(entry.domain_metadata),
+        None,
+    )
+
+
+def entry_record(entry: PocketEntry, *, observed_at: str | None = None) -> dict[str, t.Any]:
+    """:func:`item_record` for a typed entry: the same row, as a dict."""
+    row: dict[str, t.Any] = msgspec.to_builtins(entry_row(entry, observed_at=observed_at))
+    return row
 
 
 def entry_highlights(entry: PocketEntry) -> list[dict[str, t.Any]]:

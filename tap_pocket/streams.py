@@ -17,6 +17,7 @@ from tap_pocket.records import (
     PocketEntry,
     entry_highlights,
     entry_record,
+    entry_row,
     highlight_records,
     item_record,
 )
@@ -181,17 +182,28 @@ class ItemsStream(DirectRecordsStream, PocketStream):
         return entries
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        return self._rows(context, as_structs=False)
+
+    def direct_rows(self, context: Context | None) -> t.Iterable[t.Any]:
+        # Typed pages' rows as ItemRow structs: the same JSON, encoded faster.
+        return self._rows(context, as_structs=True)
+
+    def _rows(self, context: Context | None, *, as_structs: bool) -> t.Iterator[t.Any]:
         want_highlights = self._highlights_wanted()
         for entry in self.iter_entries(context):
             self._entries_left_on_page -= 1
+            observed_at = self._page_answered_at
             if isinstance(entry, PocketEntry):  # a page decoded typed (see records.py)
                 if want_highlights and entry.annotations:
                     self.page_highlights.extend(entry_highlights(entry))
-                yield entry_record(entry, observed_at=self._page_answered_at)
+                if as_structs:
+                    yield entry_row(entry, observed_at=observed_at)
+                else:
+                    yield entry_record(entry, observed_at=observed_at)
             else:
                 if want_highlights and "annotations" in entry:
                     self.page_highlights.extend(highlight_records(entry))
-                yield item_record(entry, observed_at=self._page_answered_at)
+                yield item_record(entry, observed_at=observed_at)
 
     def generate_child_contexts(
         self, record: dict[str, t.Any], context: Context | None

@@ -122,3 +122,10 @@ def test_parse_int_reads_integral_numbers_as_the_typed_decoder_does(
     value: t.Any, expected: int | None
 ) -> None:
     assert parse_int(value) == expected
+
+
+def test_item_rows_have_the_schema_columns_in_order() -> None:
+    from tap_pocket.records import ITEM_FIELDS, ItemRow
+    from tap_pocket.streams import ITEM_SCHEMA
+
+    assert ItemRow.__struct_fields__ == ITEM_FIELDS == tuple(ITEM_SCHEMA["properties"])
