@@ -132,10 +132,16 @@ def emulator(account: Account) -> t.Iterator[PocketEmulator]:
 
 @pytest.fixture
 def api_config(emulator: PocketEmulator) -> dict[str, t.Any]:
+    return config_for(emulator)
+
+
+def config_for(emulator: PocketEmulator, **settings: t.Any) -> dict[str, t.Any]:
+    """The tap's settings for a sync against ``emulator`` (pages of 30 unless changed)."""
     return {
         "consumer_key": emulator.consumer_key,
         "access_token": emulator.access_token,
         "api_url": emulator.url,
         "page_size": 30,
         "backoff_factor": 0.01,
+        **settings,
     }

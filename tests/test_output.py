@@ -17,7 +17,7 @@ from singer_sdk import Stream
 from tap_pocket.emulator import FakeClock, PocketEmulator, generate_account
 from tap_pocket.output import DirectRecordsStream
 
-from .conftest import FIXTURES, SyncOutput, run_tap
+from .conftest import FIXTURES, SyncOutput, config_for, run_tap
 from .test_items_api import TapCatalog
 
 EXPORT = FIXTURES / "export" / "correlaid_pocketapi_get_53items_vignette.json"
@@ -85,13 +85,7 @@ def test_api_messages_equal_the_sdk_path(monkeypatch: pytest.MonkeyPatch, clock:
         if not direct:
             sdk_path_only(monkeypatch)
         with PocketEmulator(account) as emulator:
-            config = {
-                "consumer_key": emulator.consumer_key,
-                "access_token": emulator.access_token,
-                "api_url": emulator.url,
-                "page_size": 40,
-            }
-            runs.append(run_tap(config))
+            runs.append(run_tap(config_for(emulator, page_size=40)))
     direct_run, sdk_run = runs
     assert {"items", "highlights"} <= set(used)  # the child stream too, page by page
 
@@ -186,13 +180,7 @@ def test_garbage_collection_is_restored_after_a_sync_with_child_streams(
 
     monkeypatch.setattr(DirectRecordsStream, "_write_records_directly", spy)
     with PocketEmulator(account) as emulator:
-        config = {
-            "consumer_key": emulator.consumer_key,
-            "access_token": emulator.access_token,
-            "api_url": emulator.url,
-            "page_size": 20,
-        }
-        output = run_tap(config)
+        output = run_tap(config_for(emulator, page_size=20))
     assert output.records["highlights"]
     assert len(seen_inside) > 2  # items, and highlights once per page
     assert all(gen0 > threshold[0] and frozen_now > frozen for gen0, frozen_now in seen_inside)
