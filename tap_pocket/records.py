@@ -115,10 +115,16 @@ def parse_timestamp(value: t.Any) -> str | None:
     """
     if value == "0":  # Pocket's "never", by far the most common value of time_read & co
         return None
-    seconds = parse_int(value)
+    return _timestamp(parse_int(value))
+
+
+def _timestamp(seconds: int | None) -> str | None:
+    """Unix seconds to ISO 8601 UTC, None outside 2000-2100: both paths' one range check."""
     if seconds is None or not _EARLIEST_TIMESTAMP <= seconds < _LATEST_TIMESTAMP:
         return None
-    return unix_to_iso(seconds)
+    day, second_of_day = divmod(seconds, 86400)  # = unix_to_iso(seconds), inlined
+    hour, second_of_hour = divmod(second_of_day, 3600)
+    return UTC_DAY_PREFIXES[day] + HOURS[hour] + MINUTES_SECONDS[second_of_hour]
 
 
 def parse_int(value: t.Any) -> int | None:
@@ -493,14 +499,6 @@ def decode_typed_page(content: bytes) -> tuple[list[PocketEntry], t.Any] | None:
         return None
     listing = page.entries
     return (list(listing.values()) if isinstance(listing, dict) else listing), page.total
-
-
-def _timestamp(seconds: int | None) -> str | None:
-    if seconds is None or not _EARLIEST_TIMESTAMP <= seconds < _LATEST_TIMESTAMP:
-        return None
-    day, second_of_day = divmod(seconds, 86400)  # = unix_to_iso(seconds), inlined
-    hour, second_of_hour = divmod(second_of_day, 3600)
-    return UTC_DAY_PREFIXES[day] + HOURS[hour] + MINUTES_SECONDS[second_of_hour]
 
 
 def _id_keyed_structs(value: t.Any) -> list[t.Any]:
