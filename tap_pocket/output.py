@@ -109,7 +109,7 @@ class DirectRecordsStream(Stream):
     """A stream whose rows, when nothing would change them, are written as RECORD lines
     directly; the SDK's record path is taken otherwise."""
 
-    def _writes_rows_unchanged(self, context: Context | None) -> bool:
+    def writes_directly(self, context: Context | None) -> bool:
         writer = self._tap.message_writer
         maps = self.stream_maps
         return (
@@ -134,17 +134,17 @@ class DirectRecordsStream(Stream):
     def _sync_records(
         self, context: Context | None = None, *, write_messages: bool = True
     ) -> Generator[dict[str, t.Any], t.Any, t.Any]:
-        if not (write_messages and self._writes_rows_unchanged(context)):
+        if not (write_messages and self.writes_directly(context)):
             yield from super()._sync_records(context, write_messages=write_messages)
             return
         writer = t.cast("BufferedMsgSpecWriter", self._tap.message_writer)
         try:
             with _fewer_garbage_collections():
-                self._write_records_directly(writer, context)
+                self.write_records_directly(writer, context)
         finally:
             writer.flush()
 
-    def _write_records_directly(
+    def write_records_directly(
         self, writer: BufferedMsgSpecWriter, context: Context | None
     ) -> None:
         replication_key = self.replication_key or ""

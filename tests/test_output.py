@@ -40,19 +40,19 @@ def without_extraction_times(output: SyncOutput) -> list[dict[str, t.Any]]:
 
 
 def sdk_path_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(DirectRecordsStream, "_writes_rows_unchanged", lambda *_: False)
+    monkeypatch.setattr(DirectRecordsStream, "writes_directly", lambda *_: False)
 
 
 def direct_rows_written(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Names of the streams whose rows went through the direct path in the next sync."""
     streams: list[str] = []
-    original = DirectRecordsStream._write_records_directly
+    original = DirectRecordsStream.write_records_directly
 
     def spy(self: DirectRecordsStream, writer: t.Any, context: t.Any) -> None:
         streams.append(self.name)
         original(self, writer, context)
 
-    monkeypatch.setattr(DirectRecordsStream, "_write_records_directly", spy)
+    monkeypatch.setattr(DirectRecordsStream, "write_records_directly", spy)
     return streams
 
 
@@ -171,14 +171,14 @@ def test_garbage_collection_is_restored_after_a_sync_with_child_streams(
     account = generate_account(60, seed=4, clock=clock)
     threshold, frozen = gc.get_threshold(), gc.get_freeze_count()
     seen_inside: list[tuple[int, int]] = []
-    original = DirectRecordsStream._write_records_directly
+    original = DirectRecordsStream.write_records_directly
 
     def spy(self: DirectRecordsStream, writer: t.Any, context: t.Any) -> None:
         original(self, writer, context)
         # After each child's sync too, the outer sync's settings still hold.
         seen_inside.append((gc.get_threshold()[0], gc.get_freeze_count()))
 
-    monkeypatch.setattr(DirectRecordsStream, "_write_records_directly", spy)
+    monkeypatch.setattr(DirectRecordsStream, "write_records_directly", spy)
     with PocketEmulator(account) as emulator:
         output = run_tap(config_for(emulator, page_size=20))
     assert output.records["highlights"]
