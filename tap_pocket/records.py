@@ -336,7 +336,7 @@ HIGHLIGHT_FIELDS: tuple[str, ...] = (
     "title",
     "quote",
     "patch",
-    "version",
+    "annotation_version",
     "created_at",
 )
 
@@ -375,7 +375,7 @@ def highlight_records(raw: dict[str, t.Any]) -> list[dict[str, t.Any]]:
             "title": title,
             "quote": _text(a.get("quote")),
             "patch": _text(a.get("patch")),
-            "version": parse_int(a.get("version")),
+            "annotation_version": parse_int(a.get("version")),
             "created_at": parse_iso_or_epoch(a.get("created_at")),
         }
         for a in annotations

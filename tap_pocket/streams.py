@@ -136,7 +136,11 @@ HIGHLIGHT_SCHEMA = th.PropertiesList(
     th.Property("title", th.StringType),
     th.Property("quote", th.StringType),
     th.Property("patch", th.StringType, description="Pocket's diff-match-patch anchor (API only)"),
-    th.Property("version", th.IntegerType, description="Annotation format version (API only)"),
+    th.Property(
+        "annotation_version",
+        th.IntegerType,
+        description="Pocket's annotation format version (API only; Pocket's field `version`)",
+    ),
     th.Property("created_at", th.DateTimeType),
 ).to_dict()
 

@@ -163,7 +163,7 @@ def _check_synthetic(written: t.Any, reader: ExportReader) -> None:
     item_ids = {row["item_id"] for row in items}
     assert {row["item_id"] for row in highlights} <= item_ids
     assert len({row["item_id"] for row in highlights}) == written.annotated_items
-    assert all(row["patch"] is None and row["version"] is None for row in highlights)
+    assert all(row["patch"] is None and row["annotation_version"] is None for row in highlights)
 
 
 def test_generated_zip_with_parts_and_annotations(synthetic_zip: t.Any) -> None:

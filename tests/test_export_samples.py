@@ -332,7 +332,7 @@ def test_karlicoss_dump_values_and_annotations() -> None:
     ]
     assert {row["item_id"] for row in highlights} == {"1949330650"}
     assert highlights[0]["created_at"] == "2019-09-22T03:36:43+00:00"
-    assert highlights[0]["version"] == 2
+    assert highlights[0]["annotation_version"] == 2
     assert all(tuple(row) == HIGHLIGHT_FIELDS for row in highlights)
 
 

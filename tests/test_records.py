@@ -188,7 +188,7 @@ def test_annotations_become_highlights() -> None:
     first = highlights[0]
     assert first["highlight_id"] == "6d39b7e5-ddcc-463f-8c56-04f2e610704e"
     assert first["item_id"] == annotated[0]["item_id"]
-    assert first["version"] == 2
+    assert first["annotation_version"] == 2
     assert first["created_at"] == "2019-09-22T03:36:43+00:00"
     assert first["patch"].startswith("@@ -997,16")
 
