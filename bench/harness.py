@@ -24,7 +24,7 @@ BENCH = REPO / "bench"
 CACHE = BENCH / ".cache"
 sys.path.insert(0, str(REPO))
 
-from tap_pocket.emulator import PocketEmulator, generate_account  # noqa: E402
+from pocket_emulator import PocketEmulator, generate_account  # noqa: E402
 
 # Python programs are measured as users run them: with bytecode caches. (This machine's
 # environment sets PYTHONDONTWRITEBYTECODE, which makes every start compile anew.)

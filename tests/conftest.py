@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from tap_pocket.emulator import FakeClock, PocketEmulator, generate_account
+from pocket_emulator import FakeClock, PocketEmulator, generate_account
 from tap_pocket.tap import TapPocket
 
 if t.TYPE_CHECKING:
-    from tap_pocket.emulator import Account
+    from pocket_emulator import Account
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"

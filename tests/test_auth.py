@@ -12,15 +12,15 @@ import typing as t
 import pytest
 import requests
 
+from pocket_emulator import PocketEmulator
 from tap_pocket.auth import OAuthError, parse_oauth_reply, post_oauth
-from tap_pocket.emulator import PocketEmulator
 
 from .conftest import run_tap
 
 if t.TYPE_CHECKING:
     from pathlib import Path
 
-    from tap_pocket.emulator import Account
+    from pocket_emulator import Account
 
 
 def run_auth(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -15,7 +15,7 @@ from collections import Counter
 import pytest
 import requests
 
-from tap_pocket.emulator import Account, FakeClock, Faults, PocketEmulator, generate_account
+from pocket_emulator import Account, FakeClock, Faults, PocketEmulator, generate_account
 
 START = 1_700_000_000
 

@@ -13,7 +13,7 @@ from tap_pocket.streams import HIGHLIGHT_SCHEMA, ITEM_SCHEMA
 from .conftest import run_tap
 
 if t.TYPE_CHECKING:
-    from tap_pocket.emulator import Account, FakeClock, PocketEmulator
+    from pocket_emulator import Account, FakeClock, PocketEmulator
 
 
 def get_requests(emulator: PocketEmulator) -> list[dict[str, t.Any]]:

@@ -14,7 +14,7 @@ import typing as t
 import pytest
 from singer_sdk import Stream
 
-from tap_pocket.emulator import FakeClock, PocketEmulator, generate_account
+from pocket_emulator import FakeClock, PocketEmulator, generate_account
 from tap_pocket.output import DirectRecordsStream
 
 from .conftest import FIXTURES, SyncOutput, config_for, run_tap

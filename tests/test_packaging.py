@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tap_pocket.emulator import FakeClock, PocketEmulator, generate_account
+from pocket_emulator import FakeClock, PocketEmulator, generate_account
 
 from .conftest import parse_messages
 from .support import unavailable
@@ -65,7 +65,11 @@ def test_wheel_metadata_is_complete(wheel: Path) -> None:
     assert {"Homepage", "Repository", "Issues", "Changelog"} <= set(urls)
     assert metadata["Description-Content-Type"] == "text/markdown"
     assert "Pocket closed in 2025" in metadata.get_payload()
-    assert "tap_pocket/emulator/server.py" in names
+    assert "tap_pocket/tap.py" in names
+    # Only the tap: the Pocket emulator is a development package (tests, bench), not shipped.
+    top_level = {n.split("/", 1)[0] for n in names if not n.split("/", 1)[0].endswith(".dist-info")}
+    assert top_level == {"tap_pocket"}, top_level
+    assert not [n for n in names if "emulator" in n], names
     assert any(n.endswith("entry_points.txt") for n in names)
 
 

@@ -12,7 +12,7 @@ import typing as t
 
 import pytest
 
-from tap_pocket.emulator import Faults
+from pocket_emulator import Faults
 from tap_pocket.records import item_record
 
 from .conftest import run_cli, run_tap
@@ -20,7 +20,7 @@ from .conftest import run_cli, run_tap
 if t.TYPE_CHECKING:
     from pathlib import Path
 
-    from tap_pocket.emulator import Account, FakeClock, PocketEmulator
+    from pocket_emulator import Account, FakeClock, PocketEmulator
 
 
 def get_calls(emulator: PocketEmulator) -> int:

@@ -14,7 +14,7 @@ from .conftest import run_cli
 if t.TYPE_CHECKING:
     from pathlib import Path
 
-    from tap_pocket.emulator import PocketEmulator
+    from pocket_emulator import PocketEmulator
 
 CREDENTIALS = {"consumer_key": "ck-123456-abcdef", "access_token": "at-secret-987654"}
 

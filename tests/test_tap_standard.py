@@ -6,7 +6,7 @@ import atexit
 
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
-from tap_pocket.emulator import FakeClock, PocketEmulator, generate_account
+from pocket_emulator import FakeClock, PocketEmulator, generate_account
 from tap_pocket.tap import TapPocket
 
 # The SDK builds the test class at import time from a fixed config, so the emulator

@@ -15,7 +15,7 @@ import typing as t
 import msgspec
 import pytest
 
-from tap_pocket.emulator import generate_account
+from pocket_emulator import generate_account
 from tap_pocket.records import (
     decode_typed_page,
     entry_highlights,

@@ -215,7 +215,7 @@ class Pocket:
 
 @pytest.fixture
 def pocket() -> t.Iterator[Pocket]:
-    from tap_pocket.emulator import FakeClock, PocketEmulator, generate_account
+    from pocket_emulator import FakeClock, PocketEmulator, generate_account
 
     clock = FakeClock(start=CLOCK_START)
     account = generate_account(N_ITEMS, seed=7, clock=clock)

@@ -10,10 +10,10 @@ from __future__ import annotations
 import typing as t
 from dataclasses import dataclass
 
-from tap_pocket.emulator.account import LIVE_STATUSES, Account, ItemQuery
-from tap_pocket.emulator.entries import encode
-from tap_pocket.emulator.profiles import ARTICLE, IMAGE, VIDEO
-from tap_pocket.emulator.replies import Reply, json_error_reply
+from pocket_emulator.account import LIVE_STATUSES, Account, ItemQuery
+from pocket_emulator.entries import encode
+from pocket_emulator.profiles import ARTICLE, IMAGE, VIDEO
+from pocket_emulator.replies import Reply, json_error_reply
 
 BAD_REQUEST_CODE = "130"
 # The proxy's own X-Error text for code 130 (errorHandlers.ts: BAD_USER_INPUT).

@@ -21,7 +21,7 @@ import typing as t
 import uuid
 from dataclasses import dataclass
 
-from tap_pocket.emulator.replies import Reply, error_reply, form_or_json_reply
+from pocket_emulator.replies import Reply, error_reply, form_or_json_reply
 
 MISSING_CONSUMER_KEY = (400, "138", "Missing consumer key.")
 MISSING_REDIRECT_URI = (400, "140", "Missing redirect url.")

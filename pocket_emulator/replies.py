@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from urllib.parse import urlencode
 
-from tap_pocket.emulator.entries import encode
+from pocket_emulator.entries import encode
 
 HTML = "text/html; charset=UTF-8"
 JSON = "application/json; charset=UTF-8"

@@ -2,7 +2,7 @@
 
 Entries are served as JSON *text* assembled from pre-encoded pieces: encoding a big dict
 per item per request would be far too slow for 5000-item pages. Everything here works on
-that text form; :mod:`tap_pocket.emulator.account` decides which pieces an item has.
+that text form; :mod:`pocket_emulator.account` decides which pieces an item has.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Run the emulator in the foreground for demos.
 
-python -m tap_pocket.emulator --items 500 --port 8787 [--seed 0]
+python -m pocket_emulator --items 500 --port 8787 [--seed 0]
 """
 
 from __future__ import annotations
@@ -9,13 +9,13 @@ import argparse
 import sys
 import threading
 
-from tap_pocket.emulator.generator import generate_account
-from tap_pocket.emulator.server import PocketEmulator
+from pocket_emulator.generator import generate_account
+from pocket_emulator.server import PocketEmulator
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m tap_pocket.emulator", description="Serve an emulated Pocket v3 API."
+        prog="python -m pocket_emulator", description="Serve an emulated Pocket v3 API."
     )
     parser.add_argument("--items", type=int, default=500, help="items in the generated account")
     parser.add_argument("--port", type=int, default=8787, help="port on 127.0.0.1 (0: any free)")

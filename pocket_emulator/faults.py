@@ -13,7 +13,7 @@ import typing as t
 from dataclasses import dataclass, field
 
 if t.TYPE_CHECKING:
-    from tap_pocket.emulator.account import Account
+    from pocket_emulator.account import Account
 
 
 class _builder:

@@ -10,7 +10,7 @@ name-only form, ``resolved_id != item_id`` after redirects, titles with emoji an
 
 Timestamps are absolute (2012-01-01 to 2023-11-10), not relative to the clock, so the
 same ``(n_items, seed)`` always gives the same account; they all lie before the default
-:class:`~tap_pocket.emulator.FakeClock` start, so changes made "now" sort after them.
+:class:`~pocket_emulator.FakeClock` start, so changes made "now" sort after them.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ import re
 import typing as t
 from array import array
 
-from tap_pocket.emulator.account import Account
-from tap_pocket.emulator.clock import Clock
-from tap_pocket.emulator.entries import ARCHIVED
-from tap_pocket.emulator.profiles import ID_PLACEHOLDER, Profile, TagPool
+from pocket_emulator.account import Account
+from pocket_emulator.clock import Clock
+from pocket_emulator.entries import ARCHIVED
+from pocket_emulator.profiles import ID_PLACEHOLDER, Profile, TagPool
 
 GENERATED_FROM = 1_325_376_000  # 2012-01-01T00:00:00Z
 GENERATED_UNTIL = 1_699_600_000  # 2023-11-10, before FakeClock's default start

@@ -12,7 +12,7 @@ from __future__ import annotations
 import typing as t
 from dataclasses import dataclass, field
 
-from tap_pocket.emulator.entries import annotation_patch, encode
+from pocket_emulator.entries import annotation_patch, encode
 
 #: Stands for the item's id inside pre-encoded JSON; never occurs in real content.
 ID_PLACEHOLDER = "@@ITEM-ID@@"

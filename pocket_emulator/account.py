@@ -2,8 +2,8 @@
 
 Storage is columnar so that a generated million-item account stays small: every item has
 a row in a few typed arrays (id, times, status, favorite, content kind, tag set). Items
-made by :func:`~tap_pocket.emulator.generate_account` keep no dict at all; their entry is
-assembled from a shared :class:`~tap_pocket.emulator.profiles.Profile`. An item that a test
+made by :func:`~pocket_emulator.generate_account` keep no dict at all; their entry is
+assembled from a shared :class:`~pocket_emulator.profiles.Profile`. An item that a test
 adds or changes is "materialized": it gets its own raw dict (exactly what Pocket would
 send, detailType=complete) whose JSON text is cached until the next change.
 """
@@ -20,8 +20,8 @@ import uuid
 from array import array
 from dataclasses import dataclass
 
-from tap_pocket.emulator.clock import Clock, system_clock
-from tap_pocket.emulator.entries import (
+from pocket_emulator.clock import Clock, system_clock
+from pocket_emulator.entries import (
     ARCHIVED,
     DELETED,
     HIDDEN,
@@ -35,7 +35,7 @@ from tap_pocket.emulator.entries import (
     tags_object,
     tombstone_text,
 )
-from tap_pocket.emulator.profiles import RESOLVED_ID_OFFSET, Profile, TagPool, content_bits
+from pocket_emulator.profiles import RESOLVED_ID_OFFSET, Profile, TagPool, content_bits
 
 #: Ids the account hands out to added items start above any generated id.
 FIRST_ADDED_ITEM_ID = 3_000_000_000

@@ -22,12 +22,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from urllib.parse import parse_qsl
 
-from tap_pocket.emulator.account import Account
-from tap_pocket.emulator.faults import Faults
-from tap_pocket.emulator.oauth import OAuthFlow
-from tap_pocket.emulator.ratelimit import DEFAULT_KEY_LIMIT, DEFAULT_USER_LIMIT, HOUR, RateWindow
-from tap_pocket.emulator.replies import HTML, JSON, Reply, error_reply, status_line_body
-from tap_pocket.emulator.v3_get import (
+from pocket_emulator.account import Account
+from pocket_emulator.faults import Faults
+from pocket_emulator.oauth import OAuthFlow
+from pocket_emulator.ratelimit import DEFAULT_KEY_LIMIT, DEFAULT_USER_LIMIT, HOUR, RateWindow
+from pocket_emulator.replies import HTML, JSON, Reply, error_reply, status_line_body
+from pocket_emulator.v3_get import (
     ParameterError,
     bad_request_reply,
     get_body,
