@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import click
 import requests
 
-from tap_pocket.tap import DEFAULT_API_URL, api_url_error
+from tap_pocket.settings import DEFAULT_API_URL, api_url_error
 
 #: What Pocket's OAuth X-Error-Codes mean for the person running the command.
 OAUTH_HINTS = {

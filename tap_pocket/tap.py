@@ -1,24 +1,20 @@
-"""tap-pocket: the tap class, its settings and its streams."""
+"""tap-pocket: the tap class, its streams and the ``tap-pocket`` command."""
 
 from __future__ import annotations
 
-import ipaddress
+import copy
 import sys
 import typing as t
-from datetime import datetime
-from urllib.parse import urlsplit
 
 from singer_sdk import Tap
-from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_pocket import streams
 from tap_pocket.output import BufferedMsgSpecWriter
+from tap_pocket.settings import SETTINGS_SCHEMA, setting, settings_errors
 
 if t.TYPE_CHECKING:
     from singer_sdk import Stream
-
-DEFAULT_API_URL = "https://getpocket.com"
 
 
 class TapPocket(Tap):
@@ -29,161 +25,9 @@ class TapPocket(Tap):
     # the buffered one also carries the streams' directly written RECORD lines.
     message_writer_class = BufferedMsgSpecWriter
 
-    config_jsonschema = th.PropertiesList(
-        th.Property(
-            "consumer_key",
-            th.StringType,
-            secret=True,
-            title="Consumer key",
-            description="Pocket API consumer key (API mode). Sent only in request bodies.",
-        ),
-        th.Property(
-            "access_token",
-            th.StringType,
-            secret=True,
-            title="Access token",
-            description="Pocket user access token (API mode); `tap-pocket auth` obtains one.",
-        ),
-        th.Property(
-            "api_url",
-            th.StringType,
-            default=DEFAULT_API_URL,
-            title="API URL",
-            description=(
-                "Base URL of the Pocket v3 API or a Pocket-compatible server. Must be https, "
-                "except for loopback hosts (127.0.0.1, ::1, localhost)."
-            ),
-        ),
-        th.Property(
-            "start_date",
-            th.DateTimeType,
-            title="Start date",
-            description=(
-                "Only items changed at or after this moment (API mode, first run; later runs "
-                "continue from the bookmark). Unset: the whole library."
-            ),
-        ),
-        th.Property(
-            "state",
-            th.StringType(allowed_values=["unread", "archive", "all"]),
-            default="all",
-            title="State filter",
-            description="Which items to read: unread, archive (archived) or all.",
-        ),
-        th.Property(
-            "favorite",
-            th.BooleanType,
-            title="Favorite filter",
-            description="true: only favorites; false: only non-favorites; unset: no filter.",
-        ),
-        th.Property(
-            "tag",
-            th.StringType(min_length=1),
-            title="Tag filter",
-            description="Only items with this tag; `_untagged_` for items without tags.",
-        ),
-        th.Property(
-            "content_type",
-            th.StringType(allowed_values=["article", "video", "image"]),
-            title="Content type filter",
-            description="Only articles, videos or images.",
-        ),
-        th.Property(
-            "search",
-            th.StringType(min_length=1),
-            title="Search",
-            description="Only items whose title or URL contains this text.",
-        ),
-        th.Property(
-            "domain",
-            th.StringType(min_length=1),
-            title="Domain filter",
-            description=(
-                "Only items from this domain. Pocket's server applied it together with "
-                "`search` only, and ignored it otherwise; the tap sends it as Pocket expects."
-            ),
-        ),
-        th.Property(
-            "detail_type",
-            th.StringType(allowed_values=["simple", "complete"]),
-            default="complete",
-            title="Detail type",
-            description="complete (tags, authors, images, videos, domain metadata) or simple.",
-        ),
-        th.Property(
-            "page_size",
-            th.IntegerType(minimum=1, maximum=5000),
-            default=30,
-            title="Page size",
-            description=(
-                "Items per /v3/get request (`count`), 1-5000. Pocket documented 30; its "
-                "2024-2025 server accepted up to 5000."
-            ),
-        ),
-        th.Property(
-            "request_timeout",
-            th.IntegerType(minimum=1),
-            default=60,
-            title="Request timeout",
-            description="Seconds to wait for each HTTP response.",
-        ),
-        th.Property(
-            "max_retries",
-            th.IntegerType(minimum=0, maximum=20),
-            default=5,
-            title="Max retries",
-            description=(
-                "Retries of one request after a transient failure (HTTP 5xx, connection "
-                "reset, timeout, truncated or non-JSON body), with exponential backoff."
-            ),
-        ),
-        th.Property(
-            "backoff_factor",
-            th.NumberType(minimum=0),
-            default=1.0,
-            title="Backoff factor",
-            description=(
-                "Seconds of the first retry wait; each retry doubles it (with full jitter)."
-            ),
-        ),
-        th.Property(
-            "backoff_max",
-            th.NumberType(minimum=0),
-            default=60,
-            title="Backoff max",
-            description="Longest wait between two retries, in seconds.",
-        ),
-        th.Property(
-            "max_wait",
-            th.IntegerType(minimum=0),
-            default=3600,
-            title="Max rate-limit wait",
-            description=(
-                "Longest wait, in seconds, for Pocket's rate limit to reset (Pocket allowed "
-                "320 calls per user per hour). Past it the tap stops with a state that lets "
-                "the next run continue."
-            ),
-        ),
-        th.Property(
-            "export_path",
-            th.StringType(min_length=1),
-            title="Export path",
-            description=(
-                "Read a Pocket export instead of the API: pocket.zip, an unzipped export "
-                "folder, a part_*.csv, ril_export.html or a saved /v3/get JSON response."
-            ),
-        ),
-        th.Property(
-            "skip_bad_rows",
-            th.BooleanType,
-            default=False,
-            title="Skip bad rows",
-            description=(
-                "Export mode: skip malformed rows (each reported with file, line and reason, "
-                "and counted at the end) instead of stopping at the first one."
-            ),
-        ),
-    ).to_dict()
+    # A copy: the SDK appends its built-in settings (stream maps, flattening, batch) to
+    # this dict in place, and SETTINGS_SCHEMA stays the tap's own.
+    config_jsonschema = copy.deepcopy(SETTINGS_SCHEMA)
 
     def __init__(self, *args: t.Any, validate_config: bool = True, **kwargs: t.Any) -> None:
         super().__init__(*args, validate_config=validate_config, **kwargs)
@@ -196,7 +40,7 @@ class TapPocket(Tap):
 
     @property
     def export_mode(self) -> bool:
-        return bool(self.config.get("export_path"))
+        return bool(setting(self.config, "export_path"))
 
     def discover_streams(self) -> list[Stream]:
         if self.export_mode:
@@ -204,7 +48,7 @@ class TapPocket(Tap):
 
             reader = ExportReader(
                 self.config["export_path"],
-                skip_bad_rows=bool(self.config.get("skip_bad_rows")),
+                skip_bad_rows=bool(setting(self.config, "skip_bad_rows")),
                 logger=self.logger,
             )
             return [
@@ -212,71 +56,6 @@ class TapPocket(Tap):
                 streams.ExportHighlightsStream(self, reader=reader),
             ]
         return [streams.ItemsStream(self), streams.HighlightsStream(self)]
-
-
-def settings_errors(config: t.Mapping[str, t.Any]) -> list[str]:
-    """Checks across settings that a JSON schema cannot express, each naming its setting."""
-    errors: list[str] = []
-    has_key, has_token = bool(config.get("consumer_key")), bool(config.get("access_token"))
-    if config.get("export_path"):
-        if has_key or has_token:
-            errors.append(
-                "Set either export_path (read an export) or consumer_key/access_token "
-                "(read the API), not both."
-            )
-    elif not (has_key and has_token):
-        missing = [
-            name for name, ok in (("consumer_key", has_key), ("access_token", has_token)) if not ok
-        ]
-        errors.append(
-            f"Missing setting(s) {', '.join(missing)}: the API needs consumer_key and "
-            "access_token (see `tap-pocket auth`), or set export_path to read an export."
-        )
-    start_date = config.get("start_date")
-    if start_date is not None and _parse_datetime(str(start_date)) is None:
-        errors.append(
-            f"start_date {start_date!r} is not an ISO 8601 date-time such as 2024-01-31T00:00:00Z"
-        )
-    api_url = str(config.get("api_url") or DEFAULT_API_URL)
-    url_error = api_url_error(api_url)
-    if url_error:
-        errors.append(f"api_url {url_error}")
-    return errors
-
-
-def api_url_error(api_url: str) -> str | None:
-    """Why ``api_url`` is unacceptable, or None: credentials must not cross the network in clear."""
-    try:
-        parts = urlsplit(api_url)
-        host = parts.hostname or ""
-    except ValueError:
-        return f"is not a valid URL: {api_url!r}"
-    if parts.scheme not in {"http", "https"} or not host:
-        return f"must be an http(s) URL such as {DEFAULT_API_URL}, got {api_url!r}"
-    if parts.query or parts.fragment or parts.username or parts.password:
-        return "must not contain credentials, a query or a fragment"
-    if parts.scheme == "http" and not _is_loopback(host):
-        return (
-            f"uses plain http to {host}: credentials would travel unencrypted. Use https; "
-            "plain http is allowed only for loopback hosts (127.0.0.1, ::1, localhost)."
-        )
-    return None
-
-
-def _parse_datetime(value: str) -> datetime | None:
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def cli() -> None:

@@ -7,7 +7,14 @@ import typing as t
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
-from tap_pocket.tap import TapPocket, api_url_error
+from tap_pocket.settings import (
+    DEFAULT_API_URL,
+    DEFAULTS,
+    SETTINGS_SCHEMA,
+    api_url_error,
+    setting,
+)
+from tap_pocket.tap import TapPocket
 
 from .conftest import run_cli
 
@@ -113,3 +120,31 @@ def test_environment_does_not_leak_into_config(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("TAP_POCKET_PAGE_SIZE", "7")
     tap = TapPocket(config=CREDENTIALS, parse_env_config=False)
     assert tap.config["page_size"] == 30
+
+
+def test_defaults_are_the_schemas() -> None:
+    properties = SETTINGS_SCHEMA["properties"]
+    assert dict(DEFAULTS) == {n: p["default"] for n, p in properties.items() if "default" in p}
+    assert DEFAULTS["api_url"] == DEFAULT_API_URL
+    assert DEFAULTS["page_size"] == 30
+    with pytest.raises(TypeError):
+        DEFAULTS["page_size"] = 10  # type: ignore[index]
+
+
+def test_setting_is_the_configured_value_or_the_default() -> None:
+    assert setting({"page_size": 100}, "page_size") == 100
+    assert setting({}, "page_size") == 30
+    assert setting({"page_size": None}, "page_size") == 30
+    assert setting({"favorite": False}, "favorite") is False
+    assert setting({}, "tag") is None
+    with pytest.raises(KeyError, match="page_sise"):
+        setting({}, "page_sise")
+
+
+def test_the_tap_validates_and_reports_the_settings_schema_without_changing_it() -> None:
+    TapPocket(config=CREDENTIALS, parse_env_config=False)
+    reported = TapPocket.config_jsonschema["properties"]
+    assert "stream_maps" in reported  # the SDK's built-in settings, appended in place
+    assert "stream_maps" not in SETTINGS_SCHEMA["properties"]
+    for name, schema in SETTINGS_SCHEMA["properties"].items():
+        assert reported[name] == schema, name
