@@ -1,0 +1,515 @@
+"""The one base stream for Pocket's v3 API: HTTP, credentials, errors, rate limits, pages."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import typing as t
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+from http import HTTPStatus
+
+import backoff
+from singer_sdk import RESTStream
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.pagination import BaseOffsetPaginator
+from singer_sdk.singerlib import StateMessage
+from typing_extensions import override
+
+from tap_pocket.api.page import NotAPage, Page, decode_page
+from tap_pocket.settings import setting
+
+if t.TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    import requests
+    from backoff.types import Details
+    from singer_sdk.helpers.types import Context, RequestFunc
+    from singer_sdk.streams.rest import HTTPRequest, PageContext
+
+#: Hints shown with Pocket's own X-Error text, by X-Error-Code.
+ERROR_HINTS = {
+    "107": "the access_token is missing, invalid or revoked: run `tap-pocket auth` for a new one",
+    "138": "the consumer_key setting is missing",
+    "152": "the consumer_key is not valid for this Pocket server",
+    "130": "a request parameter was rejected: check the filter settings",
+    "199": "Pocket reported a server issue",
+    "198": "Pocket reported a server issue",
+}
+
+# A 403 is a rate-limit answer when Pocket also says no calls remain.
+_LIMIT_HEADERS = (
+    ("user", "X-Limit-User-Remaining", "X-Limit-User-Reset"),
+    ("consumer key", "X-Limit-Key-Remaining", "X-Limit-Key-Reset"),
+)
+
+#: Settings that filter the list, as Pocket's parameter names.
+_FILTERS = (
+    ("tag", "tag"),
+    ("content_type", "contentType"),
+    ("search", "search"),
+    ("domain", "domain"),
+)
+
+
+class PocketApiError(FatalAPIError):
+    """An error answer from Pocket, with its X-Error text and code."""
+
+    def __init__(self, status: int, error_code: str | None, error: str | None, path: str) -> None:
+        self.status = status
+        self.error_code = error_code
+        self.error = error
+        hint = ERROR_HINTS.get(error_code or "")
+        if hint is None and status == HTTPStatus.BAD_REQUEST:
+            hint = "a request parameter was rejected: check the filter settings"
+        message = f"Pocket API error on POST {path}: HTTP {status}"
+        if error_code:
+            message += f", X-Error-Code {error_code}"
+        if error:
+            message += f": {error}"
+        if hint:
+            message += f" (hint: {hint})"
+        super().__init__(message)
+
+
+class PocketRateLimitError(FatalAPIError):
+    """Pocket's rate limit is used up for longer than the ``max_wait`` setting allows."""
+
+
+class PocketPaginator(BaseOffsetPaginator):
+    """Offsets advance by the entries Pocket actually returned, not by ``count``.
+
+    Servers cap ``count`` below what was asked (the documented maximum was 30), and
+    advancing by the page size would then skip items. Done after the first empty page.
+    """
+
+    def __init__(self, start_value: int, page_size: int) -> None:
+        super().__init__(start_value=start_value, page_size=page_size)
+        self._page: Page | None = None
+
+    def advance_past(self, page: Page) -> None:
+        """Move on from ``page`` (the SDK's ``advance``, fed the page decoded once)."""
+        self._page = page
+        self.advance(t.cast("requests.Response", None))
+
+    @override
+    def get_next(self, response: requests.Response) -> int | None:
+        assert self._page is not None  # noqa: S101 - only advance_past calls advance
+        return self._page.next_offset
+
+    @override
+    def has_more(self, response: requests.Response) -> bool:
+        return bool(self._page and self._page.entries)
+
+
+def rate_limit_wait(headers: t.Mapping[str, str]) -> tuple[str, float] | None:
+    """(which limit, seconds until it resets) when Pocket says no calls remain, else None."""
+    for name, remaining_header, reset_header in _LIMIT_HEADERS:
+        remaining = headers.get(remaining_header)
+        if remaining is not None and remaining.strip() == "0":
+            try:
+                reset = max(float(headers.get(reset_header) or 0), 0.0)
+            except ValueError:
+                reset = 0.0
+            return name, reset
+    return None
+
+
+class PocketStream(RESTStream[int]):
+    """Base stream for ``POST /v3/get``: yields :class:`~tap_pocket.api.page.Page` values.
+
+    Credentials travel only in the JSON body, never in the URL, headers or logs.
+
+    Every sync sends ``since`` (the bookmark, start_date, or 1 for everything) and sorts
+    oldest first. In a ``since`` sync Pocket keeps deleted items in the list as
+    tombstones and appends new ones at the end, so offsets stay stable while the account
+    changes mid-sync, and an interrupted sync can resume at the offset where it stopped.
+    """
+
+    path = "/v3/get"
+    http_method = "POST"
+    payload_as_json = True
+    records_jsonpath = "$.list"  # documentation only: pages are decoded by decode_page
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pages_fetched = 0
+        self._entries_seen = 0
+        #: Pocket's clock when the first page of this sync was answered.
+        self._first_server_time: datetime | None = None
+        #: (which limit, monotonic time it resets) once Pocket says no calls remain
+        self._rate_limited: tuple[str, float] | None = None
+
+    @property
+    @override
+    def url_base(self) -> str:
+        return str(setting(self.config, "api_url")).rstrip("/")
+
+    @property
+    @override
+    def http_headers(self) -> dict[str, str]:
+        return {
+            "Content-Type": "application/json; charset=UTF-8",
+            "X-Accept": "application/json",
+            "User-Agent": self.user_agent,
+        }
+
+    @property
+    @override
+    def timeout(self) -> int:
+        return int(setting(self.config, "request_timeout"))
+
+    def wants_highlights(self) -> bool:
+        """Whether the pages should carry annotations (``annotations=1``)."""
+        return False
+
+    # Pages ---------------------------------------------------------------------------
+
+    def pages(self, context: Context | None) -> Iterator[Page]:
+        """Every page of this sync, in order, with a bookmark that never skips a change.
+
+        The next page is requested while this one is processed (see :class:`_Prefetch`).
+        If the sync fails part-way, a STATE message records where to resume before the
+        error propagates, so a rerun continues rather than restarts.
+        """
+        state = self.get_context_state(context)
+        marker = self._resume_marker(context)
+        since = self.get_since(context)
+        paginator = self.get_new_paginator()
+        resume_at = paginator.current_value
+        signpost_written = False
+        try:
+            with self.get_http_request_counter() as request_counter:
+                request_counter.with_context(context)
+
+                def request_next() -> _Prefetch:
+                    offset = paginator.current_value
+                    request = self.build_request(context, offset)
+                    return _Prefetch(lambda: self.fetch_page(request, context, offset))
+
+                ahead: _Prefetch | None = request_next()
+                while ahead is not None:
+                    page = ahead.result()
+                    request_counter.increment()
+                    if self._first_server_time is None:
+                        self._first_server_time = page.server_time or datetime.now(timezone.utc)
+                    paginator.advance_past(page)
+                    if paginator.finished:
+                        break
+                    if not signpost_written:
+                        self.state_manager.write_replication_key_signpost(
+                            self._signpost(marker), context=context
+                        )
+                        signpost_written = True
+                    # While a rate limit is used up, wait (in this thread) for this page to
+                    # be out before asking for the next one.
+                    ahead = None if self._rate_limited else request_next()
+                    yield page
+                    resume_at = paginator.current_value
+                    ahead = ahead or request_next()
+        except Exception:
+            self._save_resume_marker(state, since, resume_at, marker)
+            raise
+        state.pop("resume", None)
+
+    def build_request(self, context: Context | None, offset: int) -> requests.PreparedRequest:
+        """The prepared ``POST /v3/get`` for the page at ``offset``."""
+        request = self.get_http_request(
+            page=_page_context(context, offset),
+        )
+        return self.build_prepared_request(
+            method=request.method,
+            url=request.url,
+            headers=request.headers,
+            json=request.data,
+        )
+
+    def fetch_page(
+        self, request: requests.PreparedRequest, context: Context | None, offset: int
+    ) -> Page:
+        """The page at ``offset``: sent, checked and decoded under the SDK's retry
+        decorator, so a cut-off or non-JSON body is retried like an HTTP 503."""
+
+        def attempt(request: requests.PreparedRequest, context: Context | None) -> Page:
+            response = self.requests_session.send(request, timeout=self.timeout)
+            self.validate_response(response)
+            self.update_sync_costs(request, response, context)
+            try:
+                page = decode_page(
+                    response.content,
+                    offset=offset,
+                    server_time=_server_time(response),
+                    with_highlights=self.wants_highlights(),
+                )
+            except NotAPage as exc:
+                msg = f"Pocket answered HTTP {response.status_code} with a body that is not a page"
+                raise RetriableAPIError(msg, response) from exc
+            self._log_progress(page, response.headers.get("X-Limit-User-Remaining"))
+            return page
+
+        retried = self.request_decorator(t.cast("RequestFunc", attempt))
+        return t.cast("Page", retried(request, context))
+
+    @override
+    def get_new_paginator(self) -> PocketPaginator:
+        marker = self._resume_marker(self.context)
+        start = int(marker.get("offset", 0)) if marker else 0
+        return PocketPaginator(start, int(setting(self.config, "page_size")))
+
+    # Resumable sync ----------------------------------------------------------------
+
+    def _resume_marker(self, context: Context | None) -> dict[str, t.Any] | None:
+        marker = self.get_context_state(context).get("resume")
+        return marker if isinstance(marker, dict) else None
+
+    def get_since(self, context: Context | None) -> int:
+        """Unix seconds for ``since``: a resumed sync's, else the bookmark or start_date.
+
+        A first sync sends 1, not 0: legacy servers read ``since=0`` as "no since", which
+        would drop deleted items from the list and shift the offsets under a running sync.
+        """
+        marker = self._resume_marker(context)
+        if marker and "since" in marker:
+            return int(marker["since"])
+        start = self.get_starting_timestamp(context)
+        return 1 if start is None else max(1, int(start.timestamp()))
+
+    @override
+    def get_replication_key_signpost(self, context: Context | None = None) -> None:
+        # The bookmark is capped by Pocket's clock once the first page arrives (see
+        # pages), not by this machine's clock, which may disagree with the server's.
+        return None
+
+    def _signpost(self, marker: dict[str, t.Any] | None) -> datetime | None:
+        start = self.sync_start_time()
+        if marker and marker.get("started_at"):
+            earlier = datetime.fromisoformat(str(marker["started_at"]))
+            start = earlier if start is None else min(start, earlier)
+        return start
+
+    def _save_resume_marker(
+        self,
+        state: dict[str, t.Any],
+        since: int,
+        offset: int,
+        marker: dict[str, t.Any] | None,
+    ) -> None:
+        started = self._signpost(marker)
+        if started is None:
+            return  # nothing was read: the previous state stands as it is
+        state["resume"] = {"since": since, "offset": offset, "started_at": started.isoformat()}
+        self.logger.warning(
+            "Sync of '%s' stopped at offset %d; the state written now lets the next run "
+            "resume there (since=%d).",
+            self.name,
+            offset,
+            since,
+        )
+        self._tap.write_message(StateMessage(value=self._tap.state))
+
+    def sync_start_time(self) -> datetime | None:
+        """Pocket's clock when the first page of this sync was answered, less 1 s of slack.
+
+        The HTTP Date header has whole seconds only; the slack keeps a change made in
+        the same second as the first answer inside the next ``since`` window.
+        """
+        if self._first_server_time is None:
+            return None
+        return self._first_server_time - timedelta(seconds=1)
+
+    # Request -----------------------------------------------------------------------
+
+    def request_filters(self) -> dict[str, t.Any]:
+        """The list filters from the settings, as Pocket's parameter names and values."""
+        config = self.config
+        params: dict[str, t.Any] = {
+            "state": setting(config, "state"),
+            "detailType": setting(config, "detail_type"),
+            "sort": "oldest",
+        }
+        favorite = config.get("favorite")
+        if favorite is not None:
+            params["favorite"] = "1" if favorite else "0"
+        for name, parameter in _FILTERS:
+            if config.get(name):
+                params[parameter] = config[name]
+        return params
+
+    def extra_request_params(self) -> dict[str, t.Any]:
+        """Parameters a subclass adds to every page request."""
+        return {}
+
+    @override
+    def get_http_request(self, *, page: PageContext) -> HTTPRequest:
+        self._wait_for_rate_limit()
+        request = super().get_http_request(page=page)
+        request.data = {
+            "consumer_key": self.config.get("consumer_key"),
+            "access_token": self.config.get("access_token"),
+            **self.request_filters(),
+            "count": int(setting(self.config, "page_size")),
+            "offset": page.next_page_token or 0,
+            "total": "1",
+            "since": self.get_since(page.stream_context),
+            **self.extra_request_params(),
+        }
+        request.params = {}
+        return request
+
+    # Rate limits and retries -----------------------------------------------------------
+
+    def _wait_for_rate_limit(self) -> None:
+        """Before a request: if Pocket said no calls remain, wait for the reset or stop."""
+        if self._rate_limited is None:
+            return
+        which, reset_at = self._rate_limited
+        delay = reset_at - time.monotonic()
+        max_wait = float(setting(self.config, "max_wait"))
+        if delay > max_wait:
+            resume_at = datetime.now(timezone.utc) + timedelta(seconds=delay)
+            msg = (
+                f"Pocket's {which} rate limit is used up and resets in {delay:.0f} s, longer "
+                f"than max_wait ({max_wait:.0f} s). Stopping; run again after "
+                f"{resume_at:%Y-%m-%d %H:%M} UTC: the saved state continues where this "
+                "run stopped."
+            )
+            raise PocketRateLimitError(msg)
+        if delay > 0:
+            self.logger.info(
+                "Pocket's %s rate limit is used up: waiting %.0f s for it to reset", which, delay
+            )
+            time.sleep(delay)
+        self._rate_limited = None
+
+    def _note_rate_limit(self, which: str, reset: float) -> None:
+        self._rate_limited = (which, time.monotonic() + reset)
+
+    @override
+    def backoff_max_tries(self) -> int:
+        return int(setting(self.config, "max_retries")) + 1
+
+    @override
+    def backoff_wait_generator(self) -> t.Generator[float, None, None]:
+        return backoff.expo(
+            base=2,
+            factor=float(setting(self.config, "backoff_factor")),
+            max_value=float(setting(self.config, "backoff_max")),
+        )
+
+    @override
+    def backoff_jitter(self, value: float) -> float:
+        return backoff.full_jitter(value)
+
+    @override
+    def backoff_handler(self, details: Details) -> None:
+        exc = details.get("exception")
+        reason = str(exc) if isinstance(exc, RetriableAPIError) else type(exc).__name__
+        self.log(
+            "Retrying POST %s in %.2f s (attempt %d of %d): %s",
+            self.path,
+            details.get("wait") or 0.0,
+            details.get("tries", 0) + 1,
+            self.backoff_max_tries(),
+            reason,
+            level=logging.WARNING,
+        )
+
+    # Response ------------------------------------------------------------------------
+
+    @override
+    def validate_response(self, response: requests.Response) -> None:
+        """Pocket's own signals first (rate limits, X-Error), then the SDK's checks."""
+        status = response.status_code
+        limit = rate_limit_wait(response.headers)
+        if status == HTTPStatus.FORBIDDEN and limit is not None:
+            # Wait (or stop) now: the retry goes straight back to Pocket.
+            self._note_rate_limit(*limit)
+            self._wait_for_rate_limit()
+            raise RetriableAPIError(
+                f"HTTP 403 from POST {self.path}: Pocket's {limit[0]} rate limit is used up",
+                response,
+            )
+        if HTTPStatus.BAD_REQUEST <= status < HTTPStatus.INTERNAL_SERVER_ERROR and (
+            status not in self.extra_retry_statuses
+        ):
+            raise PocketApiError(
+                status,
+                response.headers.get("X-Error-Code"),
+                response.headers.get("X-Error"),
+                self.path,
+            )
+        super().validate_response(response)
+        if limit is not None:
+            # Pace: the next request, if there is one, waits for the reset.
+            self._note_rate_limit(*limit)
+
+    @override
+    def response_error_message(self, response: requests.Response) -> str:
+        # The SDK's default message includes the whole body; ours names Pocket's own error.
+        message = f"HTTP {response.status_code} from POST {self.path}"
+        code, error = response.headers.get("X-Error-Code"), response.headers.get("X-Error")
+        if code or error:
+            message += f": X-Error-Code {code}: {error}"
+        return message
+
+    def _log_progress(self, page: Page, calls_remaining: str | None) -> None:
+        self._pages_fetched += 1
+        self._entries_seen += len(page.entries)
+        self.logger.info(
+            "Fetched page %d of /v3/get: %d entries, %d so far%s%s",
+            self._pages_fetched,
+            len(page.entries),
+            self._entries_seen,
+            f" of {page.total}" if page.total is not None else "",
+            f"; rate limit: {calls_remaining} user calls remaining" if calls_remaining else "",
+        )
+
+
+def _page_context(context: Context | None, offset: int) -> PageContext:
+    from singer_sdk.streams.rest import PageContext
+
+    return PageContext(stream_context=context, next_page_token=offset)
+
+
+def _server_time(response: requests.Response) -> datetime | None:
+    header = response.headers.get("Date")
+    if not header:
+        return None
+    try:
+        return parsedate_to_datetime(header).astimezone(timezone.utc)
+    except (TypeError, ValueError):
+        return None
+
+
+class _Prefetch:
+    """One page request run on a daemon thread; ``result()`` waits for it.
+
+    Pocket takes a while to build a large page; asking for the next page as soon as
+    one has arrived hides that wait behind the work on the page. One request is in
+    flight at a time and the sync still ends at the first empty page, so the requests
+    are the same as one by one. A daemon thread, so a request still sleeping in a
+    backoff or rate-limit wait never keeps the process alive after the sync stopped.
+    """
+
+    def __init__(self, call: Callable[[], Page]) -> None:
+        self._call = call
+        self._done = threading.Event()
+        self._page: Page | None = None
+        self._error: BaseException | None = None
+        threading.Thread(target=self._run, name="tap-pocket-request", daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            self._page = self._call()
+        except BaseException as exc:  # noqa: BLE001 - handed to the thread that waits
+            self._error = exc
+        finally:
+            self._done.set()
+
+    def result(self) -> Page:
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        assert self._page is not None  # noqa: S101 - set when no error was
+        return self._page

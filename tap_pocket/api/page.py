@@ -1,0 +1,104 @@
+"""One ``/v3/get`` answer as one value: its entries, total, server time and offset."""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import dataclass, field
+
+import msgspec
+
+from tap_pocket.api.convert import PocketEntry, entry_highlights, lenient_entry, list_entries
+from tap_pocket.scalars import parse_int
+
+if t.TYPE_CHECKING:
+    from datetime import datetime
+
+    from tap_pocket.rows import Highlight
+
+_Body = msgspec.defstruct(
+    "_Body",
+    [
+        (
+            "entries",
+            dict[str, PocketEntry] | list[PocketEntry],  # type: ignore[valid-type]
+            msgspec.field(name="list", default_factory=list),
+        ),
+        ("total", t.Any, None),
+    ],
+    gc=False,
+)
+#: strict=False: Pocket's numbers are strings ("1588"), read as integers here.
+_DECODER = msgspec.json.Decoder(_Body, strict=False)
+
+
+class NotAPage(ValueError):
+    """The body is not a ``/v3/get`` answer: not JSON, or JSON that is not an object."""
+
+
+@dataclass(frozen=True)
+class Page:
+    """One ``/v3/get`` answer, decoded once.
+
+    ``offset`` is the offset it was asked for; ``server_time`` is Pocket's clock when it
+    answered (the ``Date`` header, or the dump's ``since``), which stamps deletion
+    notices that carry no time of their own.
+    """
+
+    offset: int
+    entries: list[t.Any]  # PocketEntry structs
+    total: int | None = None
+    server_time: datetime | None = None
+    highlights: list[Highlight] = field(default_factory=list)
+
+    @property
+    def next_offset(self) -> int:
+        """Where the next page starts: Pocket's offsets count the entries it returned."""
+        return self.offset + len(self.entries)
+
+    @property
+    def observed_at(self) -> str | None:
+        return None if self.server_time is None else self.server_time.isoformat()
+
+
+def decode_page(
+    content: bytes,
+    *,
+    offset: int = 0,
+    server_time: datetime | None = None,
+    with_highlights: bool = False,
+) -> Page:
+    """A ``/v3/get`` body as a :class:`Page`.
+
+    The body decodes straight into typed entries; one holding a value the typed decoder
+    rejects is decoded as plain JSON and read entry by entry, leniently (the same rows).
+    Raises :class:`NotAPage` for a body that is not a JSON object.
+    """
+    try:
+        body = _DECODER.decode(content)
+    except msgspec.ValidationError:
+        plain = _decode_plain(content)
+        entries = [lenient_entry(raw) for raw in list_entries(plain)]
+        total = plain.get("total")
+    except msgspec.DecodeError as exc:
+        raise NotAPage(str(exc)) from exc
+    else:
+        listing = body.entries  # type: ignore[attr-defined]
+        entries = list(listing.values()) if isinstance(listing, dict) else listing
+        total = body.total  # type: ignore[attr-defined]
+    highlights = (
+        [row for entry in entries if entry.annotations for row in entry_highlights(entry)]
+        if with_highlights
+        else []
+    )
+    return Page(offset, entries, parse_int(total), server_time, highlights)
+
+
+def _decode_plain(content: bytes) -> dict[str, t.Any]:
+    try:
+        body = msgspec.json.decode(content)
+    except msgspec.DecodeError as exc:
+        raise NotAPage(str(exc)) from exc
+    if not isinstance(body, dict):
+        msg = "JSON that is not an object"
+        raise NotAPage(msg)
+    return body
