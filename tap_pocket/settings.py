@@ -7,6 +7,7 @@ instead of repeating the default: ``setting(self.config, "page_size")``.
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 from collections.abc import Mapping
 from datetime import datetime
@@ -15,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from singer_sdk import typing as th
+from singer_sdk.helpers.capabilities import EMIT_ACTIVATE_VERSION_CONFIG
 
 DEFAULT_API_URL = "https://getpocket.com"
 
@@ -171,6 +173,10 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         ),
     ),
 ).to_dict()
+# The SDK's own setting for the activate-version capability the tap advertises: the SDK
+# reads it but, unlike its stream-map, flattening and batch settings, does not list it in
+# --about, so Meltano (meltano.yml, the Hub) would not know it. Taken as the SDK defines it.
+SETTINGS_SCHEMA["properties"].update(copy.deepcopy(EMIT_ACTIVATE_VERSION_CONFIG["properties"]))
 
 #: Each setting's default, read from :data:`SETTINGS_SCHEMA` (read-only).
 DEFAULTS: Mapping[str, Any] = MappingProxyType(

@@ -6,6 +6,7 @@ import typing as t
 
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers.capabilities import EMIT_ACTIVATE_VERSION_CONFIG
 
 from tap_pocket.settings import (
     DEFAULT_API_URL,
@@ -148,3 +149,12 @@ def test_the_tap_validates_and_reports_the_settings_schema_without_changing_it()
     assert "stream_maps" not in SETTINGS_SCHEMA["properties"]
     for name, schema in SETTINGS_SCHEMA["properties"].items():
         assert reported[name] == schema, name
+
+
+def test_the_sdks_activate_version_setting_is_listed_as_the_sdk_defines_it() -> None:
+    """The SDK reads emit_activate_version_messages but does not list it in --about."""
+    (name,) = EMIT_ACTIVATE_VERSION_CONFIG["properties"]
+    assert SETTINGS_SCHEMA["properties"][name] == EMIT_ACTIVATE_VERSION_CONFIG["properties"][name]
+    assert DEFAULTS[name] is False
+    tap = TapPocket(config={**CREDENTIALS, name: True}, parse_env_config=False)
+    assert all(stream.emit_activate_version_messages for stream in tap.streams.values())
