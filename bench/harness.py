@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
+from typing_extensions import override
+
 REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "bench"
 CACHE = BENCH / ".cache"
@@ -140,9 +142,11 @@ class BenchEmulator(PocketEmulator):
         self.server_seconds = 0.0
         super().__init__(account, user_limit=UNLIMITED, key_limit=UNLIMITED)
 
+    @override
     def __enter__(self) -> BenchEmulator:
         return self
 
+    @override
     def handle(self, method: str, target: str, headers: t.Any, body: bytes) -> t.Any:
         if target.split("?", 1)[0].rstrip("/") != "/v3/get":
             return super().handle(method, target, headers, body)

@@ -6,6 +6,8 @@ import threading
 import time
 import typing as t
 
+from typing_extensions import override
+
 #: A clock is any callable returning the current time as whole unix seconds.
 Clock = t.Callable[[], int]
 
@@ -41,5 +43,6 @@ class FakeClock:
             self._now += int(seconds)
             return self._now
 
+    @override
     def __repr__(self) -> str:
         return f"FakeClock(now={self()})"

@@ -22,6 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from urllib.parse import parse_qsl
 
+from typing_extensions import override
+
 from pocket_emulator.account import Account
 from pocket_emulator.faults import Faults
 from pocket_emulator.oauth import OAuthFlow
@@ -313,6 +315,7 @@ class _Server(ThreadingHTTPServer):
             else:
                 self._connections.discard(connection)
 
+    @override
     def handle_error(self, request: t.Any, client_address: t.Any) -> None:
         """Clients that hang up (or an emulator closing under them) are normal here; other
         errors are emulator bugs and get the default traceback on stderr."""
@@ -336,10 +339,12 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = 120  # an idle keep-alive connection is closed after this
     server: _Server
 
+    @override
     def setup(self) -> None:
         super().setup()
         self.server.track(self.connection, is_open=True)
 
+    @override
     def finish(self) -> None:
         try:
             super().finish()
@@ -382,13 +387,16 @@ class _Handler(BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.connection.close()
 
+    @override
     def version_string(self) -> str:
         return self.server_version
 
+    @override
     def date_time_string(self, timestamp: float | None = None) -> str:
         """The Date header follows the account clock, FakeClock included."""
         now = self.server.emulator.account.clock() if timestamp is None else timestamp
         return email.utils.formatdate(now, usegmt=True)
 
+    @override
     def log_message(self, format: str, *args: t.Any) -> None:
         """Silent: a test run makes thousands of requests."""

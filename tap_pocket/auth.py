@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import click
 import requests
+from typing_extensions import override
 
 from tap_pocket.settings import DEFAULT_API_URL, api_url_error
 
@@ -105,6 +106,7 @@ class RedirectListener:
                 self.wfile.write(body)
                 listener.received.set()
 
+            @override
             def log_message(self, format: str, *args: t.Any) -> None:
                 pass  # the redirect URL is not worth logging
 

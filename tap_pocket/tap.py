@@ -8,6 +8,7 @@ import typing as t
 
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
+from typing_extensions import override
 
 from tap_pocket import streams
 from tap_pocket.output import BufferedMsgSpecWriter
@@ -42,6 +43,7 @@ class TapPocket(Tap):
     def export_mode(self) -> bool:
         return bool(setting(self.config, "export_path"))
 
+    @override
     def discover_streams(self) -> list[Stream]:
         if self.export_mode:
             from tap_pocket.export import ExportReader
