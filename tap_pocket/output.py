@@ -3,9 +3,15 @@
 The SDK sends every record through a per-record pipeline (selection mask, type
 conformance, stream maps, a message object, a state update, a flush of stdout) that costs
 more than reading and building the row itself. When none of those steps can change a
-row (all properties selected, no stream maps or flattening, no dry-run limit), the
-rows of a stream are encoded straight into RECORD lines instead; anything else takes
-the SDK's own path. Either way the lines are the same.
+row (:meth:`DirectRecordsStream.writes_directly`), the rows of a stream are encoded
+straight into RECORD lines instead; anything else takes the SDK's own path.
+
+Either way the messages are the same: ``tests/test_conformance.py`` runs every
+configuration a user can set (selection, stream maps, flattening, FULL_TABLE with
+activate-version, INCREMENTAL with and without state, child streams, ``--test``, BATCH)
+on an export, an API dump and the API, through both paths, and compares them. It is
+also what pins the SDK internals the direct path mirrors (``Stream._sync_records`` and
+the state and child-sync steps it calls), so an SDK upgrade that changes them fails there.
 """
 
 from __future__ import annotations
@@ -23,13 +29,18 @@ import msgspec
 from singer_sdk import Stream
 from singer_sdk.contrib.msgspec import MsgSpecWriter, serialize_jsonl
 from singer_sdk.mapper import SameRecordTransform
-from singer_sdk.singerlib import SchemaMessage, StateMessage
+from singer_sdk.singerlib import ActivateVersionMessage, SchemaMessage, StateMessage
+from typing_extensions import override
 
 if t.TYPE_CHECKING:
     from collections.abc import Generator, Iterable, Iterator
 
     from singer_sdk.helpers.types import Context
     from singer_sdk.singerlib.encoding.simple import Message
+
+# Singer's replication methods, as catalogs and Stream.replication_method spell them.
+FULL_TABLE = "FULL_TABLE"
+INCREMENTAL = "INCREMENTAL"
 
 #: Records are handed to stdout in chunks of about this size, not one write each.
 FLUSH_BYTES = 1 << 18
@@ -39,14 +50,22 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
     """msgspec's Singer writer, with a buffer that direct RECORD lines share.
 
     Messages written through the SDK are flushed at once, as the SDK's writers do; the
-    buffer only ever holds lines from :meth:`DirectRecordsStream._sync_records`, which
-    flushes it every :data:`FLUSH_BYTES` and before any other message goes out, so the
-    order of messages on stdout is the order they were produced in.
+    buffer only ever holds lines of :meth:`DirectRecordsStream.write_records_directly`,
+    which flushes it every :data:`FLUSH_BYTES` and before any other message goes out, so
+    the order of messages on stdout is the order they were produced in.
+
+    A SCHEMA or ACTIVATE_VERSION message equal to the last one sent for its stream is
+    not sent again: a child stream syncs once per parent row, and the SDK writes both at
+    the start of every sync, while targets flush their tables on each SCHEMA.
     """
 
     def __init__(self) -> None:
         self.buffer = bytearray()
+        self._last_sent: dict[tuple[str, str], bytes] = {}
+        #: The version announced by each stream's ACTIVATE_VERSION message, if any.
+        self.versions: dict[str, int] = {}
 
+    @override
     def serialize_message(self, message: Message) -> bytearray:
         # Message.to_dict deep-copies the schema or state (dataclasses.asdict) each time;
         # encoding needs no copy. Same keys, same order, None fields left out as there.
@@ -60,8 +79,17 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
             }
         )
 
+    @override
     def write_message(self, message: Message) -> None:
-        self.buffer += self.format_message(message)
+        line = self.format_message(message)
+        if isinstance(message, (SchemaMessage, ActivateVersionMessage)):
+            key = (str(message.type), message.stream)
+            if self._last_sent.get(key) == line:
+                return
+            self._last_sent[key] = bytes(line)
+            if isinstance(message, ActivateVersionMessage):
+                self.versions[message.stream] = message.version
+        self.buffer += line
         self.flush()
 
     def flush(self) -> None:
@@ -80,7 +108,7 @@ def _fewer_garbage_collections() -> Iterator[None]:
     costs a tenth of the run. Rows hold no reference cycles: reference counting frees
     them, whatever the collector does.
     """
-    global _syncs_running  # a child stream syncs inside its parent's sync: outermost only
+    global _syncs_running  # noqa: PLW0603 - a child syncs inside its parent's sync
     outermost = _syncs_running == 0
     threshold = gc.get_threshold()
     if outermost:
@@ -110,6 +138,9 @@ class DirectRecordsStream(Stream):
     directly; the SDK's record path is taken otherwise."""
 
     def writes_directly(self, context: Context | None) -> bool:
+        """Whether nothing of the SDK's per-record path could change this sync's rows:
+        all columns selected, no stream maps or flattening, no partitioned state, no
+        record limit (``--test``), no post-processing."""
         writer = self._tap.message_writer
         maps = self.stream_maps
         return (
@@ -119,6 +150,7 @@ class DirectRecordsStream(Stream):
             and not self._get_state_partition_context(context)
             and self.selected
             and self.ABORT_AT_RECORD_COUNT is None
+            and type(self).post_process is Stream.post_process
             and len(maps) == 1
             and type(maps[0]) is SameRecordTransform
             and maps[0].stream_alias == self.name
@@ -127,10 +159,19 @@ class DirectRecordsStream(Stream):
         )
 
     def direct_rows(self, context: Context | None) -> Iterable[t.Any]:
-        """The rows for the direct path: :meth:`get_records`' dicts, or objects msgspec
-        encodes to the same JSON (structs), with the replication key as an attribute."""
+        """The rows for the direct path: :meth:`get_records`' dicts, or structs msgspec
+        encodes to the same JSON, with the replication key as an attribute."""
         return t.cast("Iterable[t.Any]", self.get_records(context))
 
+    def _record_version(self) -> int | None:
+        """The ``version`` the SDK puts in this stream's RECORD messages: the one its
+        ACTIVATE_VERSION announced, in a FULL_TABLE sync that sends them."""
+        if not (self.replication_method == FULL_TABLE and self.emit_activate_version_messages):
+            return None
+        writer = t.cast("BufferedMsgSpecWriter", self._tap.message_writer)
+        return writer.versions[self.name]
+
+    @override
     def _sync_records(
         self, context: Context | None = None, *, write_messages: bool = True
     ) -> Generator[dict[str, t.Any], t.Any, t.Any]:
@@ -147,9 +188,13 @@ class DirectRecordsStream(Stream):
     def write_records_directly(
         self, writer: BufferedMsgSpecWriter, context: Context | None
     ) -> None:
-        replication_key = self.replication_key or ""
+        """The SDK's ``_sync_records`` for rows nothing changes, one buffer for all lines."""
+        replication_key = self.replication_key if self.replication_method == INCREMENTAL else None
         has_children = bool(self.child_streams)
-        head = msgspec.json.encode({"type": "RECORD", "stream": self.name})[:-1] + b',"record":'
+        header: dict[str, t.Any] = {"type": "RECORD", "stream": self.name}
+        head = msgspec.json.encode(header)[:-1] + b',"record":'
+        version = self._record_version()
+        tail_extra = b"" if version is None else b',"version":' + msgspec.json.encode(version)
         encode_into = msgspec.json.Encoder().encode_into
         buffer = writer.buffer
         rows = iter(self.direct_rows(context))
@@ -159,7 +204,7 @@ class DirectRecordsStream(Stream):
             self._write_starting_replication_value(context)
             # A STATE message every STATE_MSG_FREQUENCY rows, as the SDK writes them.
             while True:
-                tail = _time_extracted_tail()
+                tail = tail_extra + _time_extracted_tail()
                 latest: t.Any = None
                 count = 0
                 for row in itertools.islice(rows, self.STATE_MSG_FREQUENCY):

@@ -57,7 +57,9 @@ class TapPocket(Tap):
                 streams.ExportItemsStream(self, reader=reader),
                 streams.ExportHighlightsStream(self, reader=reader),
             ]
-        return [streams.ItemsStream(self), streams.HighlightsStream(self)]
+        from tap_pocket.api.streams import HighlightsStream, ItemsStream
+
+        return [ItemsStream(self), HighlightsStream(self)]
 
 
 def cli() -> None:

@@ -7,6 +7,9 @@ import typing as t
 
 import pytest
 
+from tap_pocket.api.convert import entry_highlights, entry_row, lenient_entry
+from tap_pocket.rows import to_record
+
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() == "true"
@@ -25,3 +28,18 @@ def completed(row: dict[str, t.Any], fields: tuple[str, ...]) -> dict[str, t.Any
     assert set(row) <= set(fields), set(row) - set(fields)
     assert None not in row.values(), row
     return {field: row.get(field) for field in fields}
+
+
+def item_record(raw: dict[str, t.Any], *, observed_at: str | None = None) -> dict[str, t.Any]:
+    """The ``items`` row of one raw ``/v3/get`` entry dict, as the SDK's path gets it."""
+    return to_record(entry_row(lenient_entry(raw), observed_at=observed_at))
+
+
+def entry_record(entry: t.Any, *, observed_at: str | None = None) -> dict[str, t.Any]:
+    """The ``items`` row of one typed entry, as the SDK's path gets it."""
+    return to_record(entry_row(entry, observed_at=observed_at))
+
+
+def highlight_records(raw: dict[str, t.Any]) -> list[dict[str, t.Any]]:
+    """The ``highlights`` rows of one raw ``/v3/get`` entry dict."""
+    return [to_record(row) for row in entry_highlights(lenient_entry(raw))]

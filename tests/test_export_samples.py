@@ -16,8 +16,11 @@ from pathlib import Path
 import pytest
 
 from tap_pocket.export import ExportError, ExportKind, ExportReader, derive_item_id, detect_kind
-from tap_pocket.records import HIGHLIGHT_FIELDS, ITEM_FIELDS, parse_timestamp
+from tap_pocket.rows import HIGHLIGHT_COLUMNS as HIGHLIGHT_FIELDS
+from tap_pocket.rows import ITEM_COLUMNS as ITEM_FIELDS
+from tap_pocket.timestamps import parse_timestamp
 from tap_pocket.tap import TapPocket
+from tests.conftest import run_tap
 from tests.support import completed
 
 FIXTURES = Path(__file__).parent / "fixtures" / "export"
@@ -277,17 +280,12 @@ def api_path_rows(body: dict[str, t.Any]) -> tuple[list[dict], list[dict]]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        tap = TapPocket(
-            config={
-                "consumer_key": "key",
-                "access_token": "token",
-                "api_url": server.url,
-                "page_size": 5000,
-            },
-            parse_env_config=False,
+        # A whole sync: the API path hands each item's highlights to its child stream.
+        output = run_tap(
+            {"consumer_key": "key", "access_token": "token", "api_url": server.url, "page_size": 5000}
         )
-        items: list[t.Any] = list(tap.streams["items"].get_records(None))
-        highlights: list[t.Any] = list(tap.streams["highlights"].get_records(None))
+        items: list[t.Any] = output.records["items"]
+        highlights: list[t.Any] = output.records["highlights"]
     finally:
         server.shutdown()
         server.server_close()

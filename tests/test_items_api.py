@@ -7,10 +7,10 @@ from datetime import datetime
 
 from jsonschema import Draft7Validator, FormatChecker
 
-from tap_pocket.records import item_record
-from tap_pocket.streams import HIGHLIGHT_SCHEMA, ITEM_SCHEMA
+from tap_pocket.rows import HIGHLIGHT_SCHEMA, ITEM_SCHEMA
 
 from .conftest import run_tap
+from .support import item_record
 
 if t.TYPE_CHECKING:
     from pocket_emulator import Account, FakeClock, PocketEmulator

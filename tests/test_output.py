@@ -143,7 +143,7 @@ def test_writer_serializes_every_message_as_the_sdks_msgspec_writer() -> None:
     )
 
     from tap_pocket.output import BufferedMsgSpecWriter
-    from tap_pocket.streams import ITEM_SCHEMA
+    from tap_pocket.rows import ITEM_SCHEMA
 
     when = datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=timezone.utc)
     messages = [

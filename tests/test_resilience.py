@@ -13,9 +13,8 @@ import typing as t
 import pytest
 
 from pocket_emulator import Faults
-from tap_pocket.records import item_record
-
 from .conftest import run_cli, run_tap
+from .support import item_record
 
 if t.TYPE_CHECKING:
     from pathlib import Path

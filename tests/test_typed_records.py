@@ -1,4 +1,4 @@
-"""The typed fast path (records.decode_typed_page + entry_record) gives item_record's rows.
+"""Typed page decoding (api.page.decode_typed) gives the rows of lenient per-entry reading.
 
 A page either decodes typed, and then every row and highlight equals what the dict path
 (item_record, highlight_records) makes of the same page, or it does not decode typed
@@ -16,16 +16,12 @@ import msgspec
 import pytest
 
 from pocket_emulator import generate_account
-from tap_pocket.records import (
-    decode_typed_page,
-    entry_highlights,
-    entry_record,
-    highlight_records,
-    item_record,
-    list_entries,
-    parse_int,
-)
+from tap_pocket.api.convert import entry_highlights, list_entries
+from tap_pocket.api.page import decode_typed
+from tap_pocket.rows import to_record
+from tap_pocket.scalars import parse_int
 
+from .support import entry_record, highlight_records, item_record
 from .test_records import GET_SAMPLES, SAMPLES
 
 OBSERVED_AT = "2020-03-28T11:00:08+00:00"
@@ -38,12 +34,12 @@ def dict_path(content: bytes) -> tuple[list[dict[str, t.Any]], list[dict[str, t.
 
 
 def typed_path(content: bytes) -> tuple[list[dict[str, t.Any]], list[dict[str, t.Any]]] | None:
-    decoded = decode_typed_page(content)
+    decoded = decode_typed(content)
     if decoded is None:
         return None
     entries, _total = decoded
     rows = [entry_record(e, observed_at=OBSERVED_AT) for e in entries]
-    return rows, [h for e in entries for h in entry_highlights(e)]
+    return rows, [to_record(h) for e in entries for h in entry_highlights(e)]
 
 
 def assert_same_rows_or_dict_path(content: bytes) -> bool:
@@ -122,10 +118,3 @@ def test_parse_int_reads_integral_numbers_as_the_typed_decoder_does(
     value: t.Any, expected: int | None
 ) -> None:
     assert parse_int(value) == expected
-
-
-def test_item_rows_have_the_schema_columns_in_order() -> None:
-    from tap_pocket.records import ITEM_FIELDS, ItemRow
-    from tap_pocket.streams import ITEM_SCHEMA
-
-    assert ItemRow.__struct_fields__ == ITEM_FIELDS == tuple(ITEM_SCHEMA["properties"])

@@ -13,7 +13,7 @@ from http import HTTPStatus
 import backoff
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
-from singer_sdk.pagination import BaseOffsetPaginator
+from singer_sdk.pagination import OffsetPaginator
 from singer_sdk.singerlib import StateMessage
 from typing_extensions import override
 
@@ -77,7 +77,7 @@ class PocketRateLimitError(FatalAPIError):
     """Pocket's rate limit is used up for longer than the ``max_wait`` setting allows."""
 
 
-class PocketPaginator(BaseOffsetPaginator):
+class PocketPaginator(OffsetPaginator):
     """Offsets advance by the entries Pocket actually returned, not by ``count``.
 
     Servers cap ``count`` below what was asked (the documented maximum was 30), and

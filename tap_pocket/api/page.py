@@ -73,24 +73,33 @@ def decode_page(
     rejects is decoded as plain JSON and read entry by entry, leniently (the same rows).
     Raises :class:`NotAPage` for a body that is not a JSON object.
     """
-    try:
-        body = _DECODER.decode(content)
-    except msgspec.ValidationError:
+    typed = decode_typed(content)
+    if typed is None:
         plain = _decode_plain(content)
         entries = [lenient_entry(raw) for raw in list_entries(plain)]
         total = plain.get("total")
-    except msgspec.DecodeError as exc:
-        raise NotAPage(str(exc)) from exc
     else:
-        listing = body.entries  # type: ignore[attr-defined]
-        entries = list(listing.values()) if isinstance(listing, dict) else listing
-        total = body.total  # type: ignore[attr-defined]
+        entries, total = typed
     highlights = (
         [row for entry in entries if entry.annotations for row in entry_highlights(entry)]
         if with_highlights
         else []
     )
     return Page(offset, entries, parse_int(total), server_time, highlights)
+
+
+def decode_typed(content: bytes) -> tuple[list[t.Any], t.Any] | None:
+    """A body's entries (typed) and raw ``total``; None when some value is outside what
+    the typed decoder reads. Raises :class:`NotAPage` for malformed JSON."""
+    try:
+        body = _DECODER.decode(content)
+    except msgspec.ValidationError:
+        return None
+    except msgspec.DecodeError as exc:
+        raise NotAPage(str(exc)) from exc
+    listing = body.entries  # type: ignore[attr-defined]
+    entries = list(listing.values()) if isinstance(listing, dict) else listing
+    return entries, body.total  # type: ignore[attr-defined]
 
 
 def _decode_plain(content: bytes) -> dict[str, t.Any]:
