@@ -171,6 +171,16 @@ class DirectRecordsStream(Stream):
         writer = t.cast("BufferedMsgSpecWriter", self._tap.message_writer)
         return writer.versions[self.name]
 
+    def _advance_state(
+        self, replication_key: str | None, latest: t.Any, context: Context | None
+    ) -> None:
+        """After rows were written: the bookmark moves to ``latest``, a STATE is due."""
+        if replication_key and latest is not None:
+            self.state_manager.increment_state(
+                {replication_key: latest}, context=context, replication_key=replication_key
+            )
+        self.state_manager.is_flushed = False
+
     @override
     def _sync_records(
         self, context: Context | None = None, *, write_messages: bool = True
@@ -208,11 +218,13 @@ class DirectRecordsStream(Stream):
                 latest: t.Any = None
                 count = 0
                 for row in itertools.islice(rows, self.STATE_MSG_FREQUENCY):
-                    count += 1
                     if has_children:  # as the SDK does: a row's children go out before it
                         for child_context in self.generate_child_contexts(row, context):
                             writer.flush()
+                            if count:  # the state the children write holds the rows before
+                                self._advance_state(replication_key, latest, context)
                             self._sync_children(copy.copy(child_context))
+                    count += 1
                     buffer += head
                     encode_into(row, buffer, -1)
                     buffer += tail
@@ -228,11 +240,7 @@ class DirectRecordsStream(Stream):
                 if not count:
                     break
                 counter.increment(count)
-                if latest is not None:
-                    self.state_manager.increment_state(
-                        {replication_key: latest}, context=context, replication_key=replication_key
-                    )
-                self.state_manager.is_flushed = False
+                self._advance_state(replication_key, latest, context)
                 if count == self.STATE_MSG_FREQUENCY:
                     self._write_state_message()
             # The SDK's own closing steps, for a stream or one context of it.
