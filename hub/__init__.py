@@ -1,0 +1,1 @@
+"""The Meltano Hub definition of the tap and its generator."""

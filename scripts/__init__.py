@@ -1,0 +1,1 @@
+"""Maintenance scripts of the repository (importable by the tests)."""

@@ -291,6 +291,7 @@ HIGHLIGHTS: list[tuple[str, list[tuple[str, str]]]] = [
 
 
 def csv_text() -> str:
+    """The export's CSV part: one row per demo item."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["title", "url", "time_added", "tags", "status"])
@@ -300,6 +301,7 @@ def csv_text() -> str:
 
 
 def annotations_json() -> str:
+    """The export's annotations part: the demo highlights grouped by item."""
     titles = {url: title for title, url, *_ in ITEMS}
     entries = [
         {
@@ -313,6 +315,7 @@ def annotations_json() -> str:
 
 
 def write_zip(path: Path) -> None:
+    """Write the export zip at ``path``, byte for byte the same on every run."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, text in (
@@ -326,6 +329,7 @@ def write_zip(path: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
+    """Write the zip (``argv[1]`` or demo/pocket.zip) and say what it holds."""
     output = Path(argv[1]) if len(argv) > 1 else DEFAULT_OUTPUT
     write_zip(output)
     quotes = sum(len(q) for _, q in HIGHLIGHTS)

@@ -22,6 +22,7 @@ def default_database() -> str:
 
 
 def main(argv: list[str]) -> int:
+    """Run the statement of ``argv`` on the database and print the result."""
     parser = argparse.ArgumentParser(prog="scripts/query", description=__doc__)
     parser.add_argument("sql", help="a SQL statement, or the path of a .sql file")
     parser.add_argument(

@@ -16,6 +16,7 @@ SECTION = re.compile(r"(<!-- settings:start -->\n).*?(<!-- settings:end -->)", r
 
 
 def settings_table() -> str:
+    """The settings table of ``tap-pocket --about --format=markdown``."""
     about = subprocess.run(
         [sys.executable, "-m", "tap_pocket", "--about", "--format=markdown"],
         capture_output=True,
@@ -28,6 +29,7 @@ def settings_table() -> str:
 
 
 def with_settings(readme: str, table: str) -> str:
+    """``readme`` with ``table`` between its settings markers."""
     return SECTION.sub(lambda m: m.group(1) + table + m.group(2), readme)
 
 
