@@ -1,14 +1,13 @@
-"""The tools a user would pick instead of tap-pocket, from PyPI, each in its own venv
-under bench/.venvs/, run against the same emulator as the tap.
+"""The tools a user would pick instead of tap-pocket, run against the tap's emulator.
 
-Their hard-coded ``https://getpocket.com`` is redirected to the emulator by
-bench/redirect/sitecustomize.py, which only their processes load (PYTHONPATH); nothing
-else of theirs is changed: page size, pagination, parameters and sleeps are as published.
+They come from PyPI, each into its own venv under bench/.venvs/. Their hard-coded
+``https://getpocket.com`` is redirected to the emulator by bench/redirect/sitecustomize.py,
+which only their processes load (PYTHONPATH); nothing else of theirs is changed: page
+size, pagination, parameters and sleeps are as published.
 """
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 import shutil
@@ -24,12 +23,14 @@ VENVS = BENCH / ".venvs"
 REDIRECT = BENCH / "redirect"
 
 
-class Unavailable(RuntimeError):
+class UnavailableError(RuntimeError):
     """The alternative cannot be installed or run here; the message says why."""
 
 
 @dataclass
 class Alternative:
+    """A tool to compare with: its PyPI requirement, command and Pythons to try."""
+
     name: str
     requirement: str
     executable: str
@@ -39,10 +40,12 @@ class Alternative:
 
     @property
     def venv(self) -> Path:
+        """Its virtual environment, bench/.venvs/<name>."""
         return VENVS / self.name
 
     @property
     def bin(self) -> Path:
+        """Its command in the virtual environment."""
         return self.venv / "bin" / self.executable
 
 
@@ -58,13 +61,16 @@ class Outcome:
 
 
 def _python_candidates(*versions: str) -> tuple[str | None, ...]:
-    """Local interpreters of ``versions`` (PATH, then pyenv's folders); uv cannot download
-    interpreters on a machine that reaches only PyPI."""
+    """Local interpreters of ``versions`` (pyenv's folders, then PATH), then the versions.
+
+    uv cannot download interpreters on a machine that reaches only PyPI.
+    """
     found: list[str | None] = []
     for version in versions:
         on_path = shutil.which(f"python{version}")
         pyenv = sorted(
-            glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}.*/bin/python{version}"))
+            str(p)
+            for p in Path("~/.pyenv/versions").expanduser().glob(f"{version}.*/bin/python{version}")
         )
         for candidate in (*pyenv, on_path):
             if candidate and candidate not in found:
@@ -117,7 +123,8 @@ def ensure_installed(alt: Alternative) -> None:
                 return
             failure = f"`{alt.executable} --help` failed: {_last_line(probe.stderr)}"
         errors.append(f"python {python or 'default'}: {failure or 'no ' + alt.executable}")
-    raise Unavailable(f"{alt.requirement} could not be installed and started: " + "; ".join(errors))
+    message = f"{alt.requirement} could not be installed and started: " + "; ".join(errors)
+    raise UnavailableError(message)
 
 
 def _first_failure(*commands: list[str]) -> str | None:
@@ -137,12 +144,14 @@ def _last_line(text: str) -> str:
 
 
 def redirected_env(emulator_url: str) -> dict[str, str]:
+    """This environment plus what sends the tools' Pocket requests to the emulator."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env.update(PYTHONPATH=str(REDIRECT), BENCH_POCKET_URL=emulator_url, PYTHONUNBUFFERED="1")
     return env
 
 
 def python_version(alt: Alternative) -> str:
+    """The Python version of the tool's virtual environment."""
     done = subprocess.run(
         [
             str(alt.venv / "bin" / "python"),
@@ -160,8 +169,11 @@ def python_version(alt: Alternative) -> str:
 
 
 def run_pocket_to_sqlite(emulator: t.Any, workdir: Path) -> Outcome:
-    """``pocket-to-sqlite fetch pocket.db --auth auth.json --silent``. ``--silent`` skips
-    the progress bar, whose total comes from /v3/stats (undocumented, not emulated)."""
+    """``pocket-to-sqlite fetch pocket.db --auth auth.json --silent``.
+
+    ``--silent`` skips the progress bar, whose total comes from /v3/stats (undocumented,
+    not emulated).
+    """
     alt = POCKET_TO_SQLITE
     ensure_installed(alt)
     auth = workdir / "auth.json"
@@ -185,7 +197,8 @@ def run_pocket_to_sqlite(emulator: t.Any, workdir: Path) -> Outcome:
         cwd=workdir,
     )
     if run.returncode != 0:
-        raise Unavailable(f"pocket-to-sqlite exited {run.returncode}: {run.stderr_tail(3)}")
+        message = f"pocket-to-sqlite exited {run.returncode}: {run.stderr_tail(3)}"
+        raise UnavailableError(message)
     with sqlite3.connect(database) as db:
         ids = [str(row[0]) for row in db.execute("select item_id from items")]
     # FetchItems sleeps 2 s (its default, not settable from the CLI) after every page
@@ -197,9 +210,11 @@ def run_pocket_to_sqlite(emulator: t.Any, workdir: Path) -> Outcome:
 
 
 def run_airbyte(emulator: t.Any, workdir: Path) -> Outcome:
-    """``source-pocket read`` with state=all and detail_type=complete (the tap's defaults),
-    every other setting left to the connector's defaults; the catalog is its own
-    ``discover`` output with the one stream selected (full_refresh)."""
+    """``source-pocket read`` with state=all and detail_type=complete (the tap's defaults).
+
+    Every other setting is left to the connector's defaults; the catalog is its own
+    ``discover`` output with the one stream selected (full_refresh).
+    """
     alt = AIRBYTE_SOURCE_POCKET
     ensure_installed(alt)
     config = workdir / "airbyte-config.json"
@@ -226,9 +241,8 @@ def run_airbyte(emulator: t.Any, workdir: Path) -> Outcome:
     )
     ids, error = _airbyte_records(output)
     if run.returncode != 0 or error:
-        raise Unavailable(
-            f"source-pocket read exited {run.returncode}: {error or run.stderr_tail(3)}"
-        )
+        message = f"source-pocket read exited {run.returncode}: {error or run.stderr_tail(3)}"
+        raise UnavailableError(message)
     return Outcome(run, ids, startup)
 
 
@@ -246,9 +260,8 @@ def _airbyte_catalog(alt: Alternative, config: Path, workdir: Path, env: dict[st
         if line.startswith("{") and '"CATALOG"' in line:
             streams = json.loads(line)["catalog"]["streams"]
     if not streams:
-        raise Unavailable(
-            f"source-pocket discover gave no catalog: {_last_line(done.stdout + done.stderr)}"
-        )
+        message = f"source-pocket discover gave no catalog: {_last_line(done.stdout + done.stderr)}"
+        raise UnavailableError(message)
     catalog = workdir / "airbyte-catalog.json"
     catalog.write_text(
         json.dumps(

@@ -1,14 +1,19 @@
-"""Building blocks of bench/run.py: timed child processes, the emulator with a request
-log (and optionally Pocket's documented 30-per-page cap), PostgreSQL, generated exports
-and the description of this machine."""
+"""Building blocks of bench/run.py.
+
+Timed child processes, the emulator with a request log (and optionally Pocket's
+documented 30-per-page cap), PostgreSQL, generated exports and the description of this
+machine.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import importlib.util
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -19,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
-from typing_extensions import override
+from typing_extensions import Self, override
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "bench"
@@ -51,6 +56,7 @@ class Run:
     stderr_path: Path | None = None
 
     def stderr_tail(self, lines: int = 15) -> str:
+        """The last ``lines`` lines of the process's stderr, if it was kept in a file."""
         if self.stderr_path is None or not self.stderr_path.exists():
             return ""
         text = self.stderr_path.read_text(errors="replace")
@@ -68,12 +74,15 @@ def timed_run(
     env: t.Mapping[str, str] | None = None,
     cwd: Path | None = None,
 ) -> Run:
-    """Run ``args`` to completion through bench/measure.py: wall time, and the peak RSS
-    of the largest process of its tree (not of this harness, see measure.py)."""
+    """Run ``args`` to completion through bench/measure.py.
+
+    What it measures: the wall time, and the peak RSS of the largest process of the
+    child's tree (not of this harness, see measure.py).
+    """
     with tempfile.TemporaryDirectory(prefix="bench-measure-") as tmp:
         result_file = Path(tmp) / "result.json"
-        out = open(stdout, "wb") if stdout else open(os.devnull, "wb")  # noqa: SIM115
-        err = open(stderr, "wb") if stderr else open(os.devnull, "wb")  # noqa: SIM115
+        out = (stdout or Path(os.devnull)).open("wb")  # both closed by the with below
+        err = (stderr or Path(os.devnull)).open("wb")
         with out, err:
             subprocess.run(
                 [sys.executable, "-I", "-S", str(MEASURE), str(result_file), *args],
@@ -129,11 +138,14 @@ def singer_record_ids(stdout_path: Path, stream: str, key: str) -> list[str]:
 
 
 class BenchEmulator(PocketEmulator):
-    """The Pocket emulator in a thread of the harness (never of the measured process),
-    with every /v3/get call's asked ``count`` and ``offset`` logged, and optionally a cap
-    on ``count``: the documented 30, which Pocket's classic server enforced by returning
-    fewer entries than asked. The cap is the harness's (the emulator itself accepts
-    1..5000): the request's ``count`` is lowered before the emulator sees it."""
+    """The Pocket emulator in a thread of the harness, logging what /v3/get calls ask.
+
+    It never runs in the measured process. Every /v3/get call's asked ``count`` and
+    ``offset`` is logged, and optionally ``count`` is capped: the documented 30, which
+    Pocket's classic server enforced by returning fewer entries than asked. The cap is the
+    harness's (the emulator itself accepts 1..5000): the request's ``count`` is lowered
+    before the emulator sees it.
+    """
 
     def __init__(self, account: t.Any, cap: int | None = None) -> None:
         self.cap = cap
@@ -143,7 +155,7 @@ class BenchEmulator(PocketEmulator):
         super().__init__(account, user_limit=UNLIMITED, key_limit=UNLIMITED)
 
     @override
-    def __enter__(self) -> BenchEmulator:
+    def __enter__(self) -> Self:
         return self
 
     @override
@@ -159,6 +171,7 @@ class BenchEmulator(PocketEmulator):
 
     @property
     def get_requests(self) -> int:
+        """How many /v3/get calls the emulator answered."""
         return len(self.asked)
 
     def _log_and_cap(self, target: str, headers: t.Any, body: bytes) -> tuple[str, bytes]:
@@ -209,6 +222,7 @@ class Library:
 
 
 def make_library(items: int, seed: int = 0) -> Library:
+    """A generated account of ``items`` items, and the ids a complete read returns."""
     account = generate_account(items, seed=seed)
     live = account.live_items()
     ids = {str(entry["item_id"]) for entry in live}
@@ -222,7 +236,8 @@ def make_library(items: int, seed: int = 0) -> Library:
 def _load_module(name: str, path: Path) -> t.Any:
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {path}")
+        message = f"cannot load {path}"
+        raise ImportError(message)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses look their module up while being defined
     spec.loader.exec_module(module)
@@ -233,8 +248,10 @@ EXPORT_GENERATOR = REPO / "tests" / "fixtures" / "export" / "generate.py"
 
 
 def synthetic_export(rows: int, seed: int = 0) -> tuple[Path, int]:
-    """A generated pocket.zip of ``rows`` rows (cached in bench/.cache, keyed by the
-    generator's source) and the number of items the tap must emit from it."""
+    """A generated pocket.zip of ``rows`` rows, and how many items the tap must emit.
+
+    The zip is cached in bench/.cache, keyed by the generator's source.
+    """
     generator_hash = hashlib.sha256(EXPORT_GENERATOR.read_bytes()).hexdigest()[:12]
     target = CACHE / f"export-{rows}-seed{seed}-{generator_hash}.zip"
     meta = target.with_suffix(".json")
@@ -259,6 +276,7 @@ def postgres_server() -> t.Any:
 
 
 def postgres_scalar(server: t.Any, database: str, sql: str) -> str:
+    """The single value ``sql`` returns from ``database`` of ``server`` (psql -Atc)."""
     result = subprocess.run(
         [
             str(server.bin_dir / "psql"),
@@ -287,6 +305,7 @@ def postgres_scalar(server: t.Any, database: str, sql: str) -> str:
 
 
 def machine() -> dict[str, t.Any]:
+    """This machine and checkout: CPU, cores, RAM, Python, OS, load and commit."""
     cpu = platform.processor() or platform.machine()
     for line in Path("/proc/cpuinfo").read_text().splitlines():
         if line.startswith("model name"):
@@ -309,18 +328,20 @@ def machine() -> dict[str, t.Any]:
 
 
 def _git(*args: str) -> str:
+    git = shutil.which("git")
+    if git is None:
+        return ""
     try:
         return subprocess.run(
-            ["git", *args], cwd=REPO, capture_output=True, text=True, timeout=30, check=False
+            [git, *args], cwd=REPO, capture_output=True, text=True, timeout=30, check=False
         ).stdout.strip()
     except OSError:
         return ""
 
 
 def package_version(name: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
+    """The installed version of the distribution ``name``, or "?"."""
     try:
-        return version(name)
-    except PackageNotFoundError:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
         return "?"

@@ -1,5 +1,7 @@
-"""tap-pocket benchmark (issue 8): export mode, API mode, Meltano -> PostgreSQL, and the
-alternatives from PyPI on the same emulated account, in one run on one machine.
+"""tap-pocket benchmark (issue 8), in one run on one machine.
+
+Export mode, API mode, Meltano -> PostgreSQL, and the alternatives from PyPI on the same
+emulated account.
 
     uv run --group e2e python bench/run.py            # full run (~10 minutes)
     uv run --group e2e python bench/run.py --quick    # small sizes, a smoke run (~2 minutes)
@@ -25,7 +27,6 @@ import argparse
 import contextlib
 import datetime as dt
 import functools
-import glob
 import gzip
 import json
 import math
@@ -75,11 +76,15 @@ MAX_PAGE_SIZE = 5000
 EXPORT_ITEMS_PER_S = 60_000
 EXPORT_PEAK_RSS_MB = 150
 API_ITEMS_PER_S = 20_000
+#: Exports up to this many rows run ``repeats`` times; larger ones once.
+MAX_REPEATED_EXPORT_ROWS = 100_000
 POSTGRES_ROWS_PER_S = 10_000
 
 
 @dataclass(frozen=True)
 class Sizes:
+    """The sizes of a run: export rows, API items and page sizes, Postgres rows, repeats."""
+
     exports: tuple[int, ...]
     api_items: int
     api_page_sizes: tuple[int, ...]
@@ -111,18 +116,21 @@ class Row:
 
     @property
     def items_per_s(self) -> float | None:
+        """Items per second of wall time."""
         if self.items is None or not self.seconds:
             return None
         return self.items / self.seconds
 
     @property
     def net_items_per_s(self) -> float | None:
+        """Items per second of wall time less the start-up time."""
         if self.items is None or not self.seconds or self.startup_seconds is None:
             return None
         return self.items / max(self.seconds - self.startup_seconds, 1e-3)
 
     @property
     def all_items(self) -> bool | None:
+        """Whether every expected item came (None if not known)."""
         if self.items is None or self.expected_items is None:
             return None
         return self.items == self.expected_items
@@ -132,6 +140,7 @@ class Row:
 
 
 def tap_startup() -> float:
+    """The tap's start-up time: the median wall time of 5 ``tap-pocket --about``."""
     return startup_seconds([str(TAP), "--about"], repeats=5)
 
 
@@ -160,7 +169,7 @@ def export_scenario(
     config = workdir / f"export-{rows}{'-batch' if batch else ''}.json"
     config.write_text(json.dumps(config_values))
     runs = []
-    for i in range(repeats if rows <= 100_000 else 1):
+    for i in range(repeats if rows <= MAX_REPEATED_EXPORT_ROWS else 1):
         shutil.rmtree(batches, ignore_errors=True)
         batches.mkdir()
         stderr = workdir / f"export-{rows}-{i}.stderr"
@@ -203,7 +212,7 @@ def min_requests(items: int, page_size: int, cap: int | None) -> int:
     return math.ceil(items / served) + 1
 
 
-def api_scenario(
+def api_scenario(  # noqa: PLR0913, PLR0917 (guarded() hands the arguments on positionally)
     library: Library, page_size: int, cap: int | None, startup: float, workdir: Path, repeats: int
 ) -> Row:
     """tap-pocket against the emulator; output kept in a file to check every item came."""
@@ -258,7 +267,7 @@ def api_scenario(
 
 def _median_note(runs: list[t.Any]) -> str:
     counts = sorted({r[1] for r in runs})
-    return "" if len(counts) < 2 else f"; requests per run varied: {counts}"
+    return "" if len(counts) <= 1 else f"; requests per run varied: {counts}"
 
 
 def _duplicates_note(ids: list[str]) -> str:
@@ -279,12 +288,13 @@ WARMUP_ROWS = 1_000
 
 
 def postgres_scenario(rows: int, workdir: Path, *, batch: bool = False) -> Row:
-    """``meltano run tap-pocket target-postgres`` on the generated export of ``rows`` rows,
-    into a throwaway PostgreSQL; rows/s = rows in pocket.items / wall time of the run.
+    """``meltano run tap-pocket target-postgres`` on a generated export of ``rows`` rows.
 
-    A 1,000-row run into another database goes first: it warms the plugins' bytecode
+    It loads into a throwaway PostgreSQL; rows/s = rows in pocket.items / wall time of the
+    run. A 1,000-row run into another database goes first: it warms the plugins' bytecode
     caches, and its wall time (Meltano and both plugins starting, almost no rows) is
-    what the "net" figure subtracts."""
+    what the "net" figure subtracts.
+    """
     mode = ", BATCH messages" if batch else ""
     row = Row(
         scenario=f"meltano run tap-pocket target-postgres, {rows:,}-row export{mode}",
@@ -297,7 +307,7 @@ def postgres_scenario(rows: int, workdir: Path, *, batch: bool = False) -> Row:
         return _unavailable(row, f"no meltano next to {sys.executable} (use --group e2e)")
     try:
         server = postgres_server()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 (whatever stops it, the row says n/a and why)
         return _unavailable(row, f"PostgreSQL did not start: {exc}")
     try:
         _ensure_meltano_plugins(workdir)
@@ -353,7 +363,8 @@ def _meltano_run(workdir: Path, export: Path, server: t.Any, *, batch: bool = Fa
     """One ``meltano run`` into database ``workdir.name``, with its own system database.
 
     With ``batch``, the tap writes gzipped JSON Lines batch files and sends BATCH messages,
-    which target-postgres loads file by file."""
+    which target-postgres loads file by file.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     server.create_database(workdir.name)
     env = _meltano_env(workdir, export, server)
@@ -428,15 +439,9 @@ def _postgres_version(server: t.Any) -> str:
 
 
 def _plugin_version(plugin: str, distribution: str) -> str:
-    pattern = str(
-        REPO
-        / ".meltano"
-        / plugin
-        / "venv/lib/python*/site-packages"
-        / f"{distribution}-*.dist-info"
-    )
-    found = glob.glob(pattern)
-    return Path(found[0]).name[len(distribution) + 1 : -len(".dist-info")] if found else "?"
+    venv_lib = REPO / ".meltano" / plugin / "venv" / "lib"
+    found = list(venv_lib.glob(f"python*/site-packages/{distribution}-*.dist-info"))
+    return found[0].name[len(distribution) + 1 : -len(".dist-info")] if found else "?"
 
 
 def _unavailable(row: Row, reason: str) -> Row:
@@ -451,6 +456,7 @@ def _unavailable(row: Row, reason: str) -> Row:
 def alternative_scenario(
     name: str, runner: t.Callable[..., t.Any], library: Library, cap: int | None, workdir: Path
 ) -> Row:
+    """One alternative against the emulator: items got, speed, and how it paginated."""
     server = f"server caps count at {cap}" if cap else "server serves up to 5000"
     expected = len(library.item_ids)
     row = Row(
@@ -460,7 +466,7 @@ def alternative_scenario(
         with BenchEmulator(library.account, cap=cap) as emulator:
             outcome = runner(emulator, workdir)
             asked = list(emulator.asked)
-    except alternatives.Unavailable as exc:
+    except alternatives.UnavailableError as exc:
         return _unavailable(row, str(exc))
     got = set(outcome.item_ids) & library.item_ids
     row.items, row.seconds, row.startup_seconds = len(got), outcome.run.seconds, outcome.startup
@@ -555,9 +561,12 @@ def _verdict(row: Row) -> str:
 
 
 def markdown(rows: list[Row], compared: list[dict[str, t.Any]], info: dict[str, t.Any]) -> str:
+    """The results as Markdown: the table, the comparison, notes, method and machine."""
     lines = [
-        "| Scenario | Items (of expected) | Seconds | Items/s | Net items/s | Requests (minimum) "
-        "| Peak RSS MB | Target | Result |",
+        (
+            "| Scenario | Items (of expected) | Seconds | Items/s | Net items/s "
+            "| Requests (minimum) | Peak RSS MB | Target | Result |"
+        ),
         "|---|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for r in rows:
@@ -587,8 +596,10 @@ def _comparison_lines(compared: list[dict[str, t.Any]]) -> list[str]:
         "",
         "Alternatives beside tap-pocket (page_size 5000) on the same server and account:",
         "",
-        "| Alternative | Server | Items got | Requests (tap-pocket's) | Items/s (tap-pocket's) "
-        "| tap-pocket is x times faster (wall / net) | What it did |",
+        (
+            "| Alternative | Server | Items got | Requests (tap-pocket's) "
+            "| Items/s (tap-pocket's) | tap-pocket is x times faster (wall / net) | What it did |"
+        ),
         "|---|---|---:|---:|---:|---:|---|",
     ]
     for c in compared:
@@ -603,6 +614,7 @@ def _comparison_lines(compared: list[dict[str, t.Any]]) -> list[str]:
 
 
 def method_lines(info: dict[str, t.Any]) -> list[str]:
+    """The paragraphs that say how the figures were measured."""
     repeats = info["repeats"]
     runs = (
         f"median of {repeats} runs by wall time (the 1M-row export: one run)"
@@ -610,25 +622,34 @@ def method_lines(info: dict[str, t.Any]) -> list[str]:
         else "one run each"
     )
     return [
-        "How: each program runs as its own process (peak RSS: its largest process). Items/s ="
-        " items / wall time; net items/s = items / (wall time - start-up), start-up being the"
-        f" median of 5 `tap-pocket --about` ({info['tap_startup']:.2f} s), of 3"
-        " `pocket-to-sqlite --version` or `source-pocket spec`, or, for Meltano, a"
-        " 1,000-row pipeline run. The tap's targets are checked on net items/s, Postgres on"
-        " wall time.",
-        f"tap-pocket rows: {runs}. Export mode writes to"
-        " /dev/null; API mode runs (all programs) keep their output to check which items"
-        " came: tap-pocket and source-pocket write their messages to a file, pocket-to-sqlite"
-        " its SQLite database (with full-text index), its own way of working.",
-        "Emulator: a generated account (seed 0), served from a thread of the harness process;"
-        ' it counts every /v3/get call. "Server caps count at 30": the harness lowers each'
-        " request's count to 30 before the emulator sees it, as Pocket's documented limit."
-        " The alternatives' hard-coded https://getpocket.com is redirected to the emulator by"
-        " bench/redirect/sitecustomize.py, loaded only into their processes.",
+        (
+            "How: each program runs as its own process (peak RSS: its largest process). Items/s"
+            " = items / wall time; net items/s = items / (wall time - start-up), start-up being"
+            f" the median of 5 `tap-pocket --about` ({info['tap_startup']:.2f} s), of 3"
+            " `pocket-to-sqlite --version` or `source-pocket spec`, or, for Meltano, a"
+            " 1,000-row pipeline run. The tap's targets are checked on net items/s, Postgres on"
+            " wall time."
+        ),
+        (
+            f"tap-pocket rows: {runs}. Export mode writes to"
+            " /dev/null; API mode runs (all programs) keep their output to check which items"
+            " came: tap-pocket and source-pocket write their messages to a file,"
+            " pocket-to-sqlite its SQLite database (with full-text index), its own way of"
+            " working."
+        ),
+        (
+            "Emulator: a generated account (seed 0), served from a thread of the harness"
+            ' process; it counts every /v3/get call. "Server caps count at 30": the harness'
+            " lowers each request's count to 30 before the emulator sees it, as Pocket's"
+            " documented limit. The alternatives' hard-coded https://getpocket.com is"
+            " redirected to the emulator by bench/redirect/sitecustomize.py, loaded only into"
+            " their processes."
+        ),
     ]
 
 
 def machine_line(info: dict[str, t.Any]) -> str:
+    """The paragraph that describes the machine and the run."""
     m = info["machine"]
     dirty = ", with uncommitted changes" if m["uncommitted_changes"] else ""
     return (
@@ -646,6 +667,7 @@ def machine_line(info: dict[str, t.Any]) -> str:
 def write_results(
     text: str, rows: list[Row], compared: list[dict[str, t.Any]], info: dict[str, t.Any]
 ) -> None:
+    """Write bench/results/latest.md (``text``) and latest.json (everything measured)."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.md").write_text(text)
     data = {
@@ -679,7 +701,7 @@ def guarded(
     print(f"[bench] {scenario} ...", file=sys.stderr, flush=True)
     try:
         row = make(*args)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 (a crash becomes an n/a row, see above)
         traceback.print_exc()
         row = _unavailable(Row(scenario=scenario, tool=tool), f"{type(exc).__name__}: {exc}")
     print(
@@ -692,14 +714,17 @@ def guarded(
 
 
 def alternative_versions() -> str:
-    parts = []
-    for alt in (alternatives.POCKET_TO_SQLITE, alternatives.AIRBYTE_SOURCE_POCKET):
-        if (alt.venv / ".bench-installed").exists():
-            parts.append(f"{alt.requirement} (Python {alternatives.python_version(alt)})")
+    """The installed alternatives, each with its Python version."""
+    parts = [
+        f"{alt.requirement} (Python {alternatives.python_version(alt)})"
+        for alt in (alternatives.POCKET_TO_SQLITE, alternatives.AIRBYTE_SOURCE_POCKET)
+        if (alt.venv / ".bench-installed").exists()
+    ]
     return ", ".join(parts)
 
 
 def run_all(sizes: Sizes, workdir: Path, skip: set[str]) -> tuple[list[Row], float]:
+    """Every scenario not in ``skip``: the rows, and the tap's start-up time."""
     rows: list[Row] = []
     startup = tap_startup()
     if "export" not in skip:
@@ -770,6 +795,7 @@ def run_all(sizes: Sizes, workdir: Path, skip: set[str]) -> tuple[list[Row], flo
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line's options (``argv`` None: this process's)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     parser.add_argument(
@@ -784,6 +810,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark, print the table and write bench/results/."""
     args = parse_args(argv)
     sizes = QUICK if args.quick else FULL
     started, clock = dt.datetime.now(dt.timezone.utc), time.perf_counter()
