@@ -14,6 +14,7 @@ from pocket_emulator.server import PocketEmulator
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Serve a generated account on 127.0.0.1 until Ctrl-C; returns the exit status."""
     parser = argparse.ArgumentParser(
         prog="python -m pocket_emulator", description="Serve an emulated Pocket v3 API."
     )
@@ -34,14 +35,17 @@ def main(argv: list[str] | None = None) -> int:
         user_limit=args.user_limit,
     )
     with emulator:
-        print(f"Pocket emulator serving {args.items} items at {emulator.url}", file=sys.stderr)
-        print(f"  consumer_key: {emulator.consumer_key}", file=sys.stderr)
-        print(f"  access_token: {emulator.access_token}", file=sys.stderr)
-        print("Press Ctrl-C to stop.", file=sys.stderr)
+        print(  # noqa: T201 - a command-line program: these lines are its output
+            f"Pocket emulator serving {args.items} items at {emulator.url}\n"
+            f"  consumer_key: {emulator.consumer_key}\n"
+            f"  access_token: {emulator.access_token}\n"
+            "Press Ctrl-C to stop.",
+            file=sys.stderr,
+        )
         try:
             threading.Event().wait()
         except KeyboardInterrupt:
-            print("stopped", file=sys.stderr)
+            print("stopped", file=sys.stderr)  # noqa: T201 - (same)
     return 0
 
 

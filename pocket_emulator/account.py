@@ -43,6 +43,9 @@ FIRST_ADDED_ITEM_ID = 3_000_000_000
 #: Statuses listed without ``since`` when ``state=all``.
 LIVE_STATUSES = frozenset({0, 1})
 
+#: Statuses from this one up (deleted "2", hidden "3") are gone from the list.
+FIRST_GONE_STATUS = int(DELETED)
+
 # Annotation ids are derived, not random, so that runs are reproducible.
 _ANNOTATION_NAMESPACE = uuid.UUID("5f0c0f8e-54a1-4b0e-9a57-6f1c2b7d9e10")
 
@@ -87,19 +90,24 @@ class _MaterializedItem:
         self.highlights = highlights
         self._texts: dict[bool, EntryText] = {}
 
-    def text(self, complete: bool) -> EntryText:
+    def text(self, *, complete: bool) -> EntryText:
+        """The item's entry text, of complete or simple detail; cached until changed."""
         cached = self._texts.get(complete)
         if cached is None:
-            cached = self._texts[complete] = entry_text(self.raw, complete)
+            cached = self._texts[complete] = entry_text(self.raw, complete=complete)
         return cached
 
     def changed(self) -> None:
+        """Forget the cached entry texts: the raw dict has changed."""
         self._texts.clear()
 
 
 class Account:
-    """The in-memory state of one Pocket user. Thread-safe; every change stamps
-    ``time_updated`` with ``clock`` (a callable returning unix seconds)."""
+    """The in-memory state of one Pocket user.
+
+    Thread-safe; every change stamps ``time_updated`` with ``clock`` (a callable returning
+    unix seconds).
+    """
 
     def __init__(self, clock: Clock | None = None) -> None:
         self.clock: Clock = clock or system_clock
@@ -139,7 +147,8 @@ class Account:
         """
         with self._lock:
             if self._item_id:
-                raise RuntimeError("load_generated() needs an empty account")
+                msg = "load_generated() needs an empty account"
+                raise RuntimeError(msg)
             self._profiles = profiles
             self._tags = tags
             self._item_id = columns["item_id"]
@@ -159,9 +168,11 @@ class Account:
     def add_item(
         self, url: str, title: str = "", tags: t.Iterable[str] = (), **fields: t.Any
     ) -> str:
-        """Save a new unread item; returns its item_id. ``fields`` override any raw entry
-        field (``status="1"``, ``favorite=1``, ``time_added=...``, ``item_id="123"``,
-        ``authors={...}``, ``lang=""``, ...)."""
+        """Save a new unread item; returns its item_id.
+
+        ``fields`` override any raw entry field (``status="1"``, ``favorite=1``,
+        ``time_added=...``, ``item_id="123"``, ``authors={...}``, ``lang=""``, ...).
+        """
         with self._lock:
             now = self.clock()
             item_id = self._new_item_id(fields.pop("item_id", None))
@@ -173,8 +184,10 @@ class Account:
             return item_id
 
     def update_item(self, item_id: str, **fields: t.Any) -> None:
-        """Change raw fields of an item (``given_title``, ``favorite``, ``tags`` as a list of
-        names, ``status``, ...) and stamp ``time_updated`` (unless given)."""
+        """Change raw fields of an item and stamp ``time_updated`` (unless given).
+
+        ``fields``: ``given_title``, ``favorite``, ``tags`` as a list of names, ``status``, ...
+        """
         with self._lock:
             row = self._row(item_id)
             item = self._materialize(row)
@@ -185,8 +198,11 @@ class Account:
             self._item_changed(row, item)
 
     def overwrite_fields(self, item_id: str, **fields: t.Any) -> None:
-        """Set raw fields verbatim, stamping nothing: for fixtures with Pocket's quirks
-        (``time_read="2020"``, ``lang=None``, an ``amp_url``)."""
+        """Set raw fields verbatim, stamping nothing.
+
+        For fixtures with Pocket's quirks (``time_read="2020"``, ``lang=None``, an
+        ``amp_url``).
+        """
         with self._lock:
             row = self._row(item_id)
             item = self._materialize(row)
@@ -194,6 +210,7 @@ class Account:
             self._item_changed(row, item)
 
     def archive_item(self, item_id: str) -> None:
+        """Archive an item: status "1", stamping time_read."""
         self.update_item(item_id, status=ARCHIVED)
 
     def unarchive_item(self, item_id: str) -> None:
@@ -234,19 +251,24 @@ class Account:
 
     # ------------------------------------------------------------------ read helpers
 
-    def item(self, item_id: str, annotations: bool = False) -> dict[str, t.Any]:
-        """The complete raw entry of an item whatever its status, without ``sort_id`` (a
-        page position); with ``annotations`` when asked and it has highlights, as
-        ``annotations=1`` would send it. Raises KeyError for unknown ids."""
-        with self._lock:
-            return self._raw_entry(self._row(item_id), annotations)
+    def item(self, item_id: str, *, annotations: bool = False) -> dict[str, t.Any]:
+        """The complete raw entry of an item whatever its status.
 
-    def live_items(self, annotations: bool = False) -> list[dict[str, t.Any]]:
-        """Every unread and archived item's complete raw entry (see :meth:`item`), newest
-        first, the order of a default ``/v3/get`` walk."""
+        It has no ``sort_id`` (a page position), and ``annotations`` when asked and the item
+        has highlights, as ``annotations=1`` would send them. Raises KeyError for unknown
+        ids.
+        """
+        with self._lock:
+            return self._raw_entry(self._row(item_id), annotations=annotations)
+
+    def live_items(self, *, annotations: bool = False) -> list[dict[str, t.Any]]:
+        """Every unread and archived item's complete raw entry (see :meth:`item`).
+
+        Newest first: the order of a default ``/v3/get`` walk.
+        """
         with self._lock:
             rows = self._select(ItemQuery())
-            return [self._raw_entry(row, annotations) for row in reversed(rows)]
+            return [self._raw_entry(row, annotations=annotations) for row in reversed(rows)]
 
     def live_count(self) -> int:
         """How many unread plus archived items there are (cheap, unlike live_items)."""
@@ -256,12 +278,12 @@ class Account:
     def deleted_ids(self) -> set[str]:
         """Ids of items gone from the list: deleted ("2") or hidden ("3")."""
         with self._lock:
-            status = self._status
-            return {str(self._item_id[row]) for row in range(len(status)) if status[row] >= 2}
+            status, gone = self._status, FIRST_GONE_STATUS
+            return {str(self._item_id[row]) for row in range(len(status)) if status[row] >= gone}
 
     # ------------------------------------------------------------------ /v3/get
 
-    def page(
+    def page(  # noqa: PLR0913 - keyword-only: the parameters of one /v3/get page
         self,
         query: ItemQuery,
         *,
@@ -280,10 +302,10 @@ class Account:
                 page_rows = rows[max(end - count, 0) : end][::-1]
             else:
                 page_rows = rows[offset : offset + count]
-            parts = self._render(page_rows, complete, annotations)
+            parts = self._render(page_rows, complete=complete, annotations=annotations)
             return PageText(",".join(parts), len(page_rows), total)
 
-    def _render(self, rows: t.Sequence[int], complete: bool, annotations: bool) -> list[str]:
+    def _render(self, rows: t.Sequence[int], *, complete: bool, annotations: bool) -> list[str]:
         """``"item_id":{entry}`` for each row, ``sort_id`` being its position in ``rows``.
 
         This runs for every item served, so it is one loop with everything it touches bound
@@ -292,19 +314,19 @@ class Account:
         item_ids, status_of, profile_of = self._item_id, self._status, self._profile
         added_of, updated_of, favorite_of = self._time_added, self._time_updated, self._favorite
         tagset_of, profiles, tag_parts = self._tagset, self._profiles, self._tags.json_parts
-        untagged, highlight_count = TagPool.UNTAGGED, self._highlight_count
+        untagged, highlight_count, gone = TagPool.UNTAGGED, self._highlight_count, FIRST_GONE_STATUS
         out: list[str] = []
         for sort_id, row in enumerate(rows):
             number = item_ids[row]
             item_id = str(number)
             status = status_of[row]
-            if status >= 2:
+            if status >= gone:
                 out.append(f'"{item_id}":{tombstone_text(item_id, str(status))}')
                 continue
             if profile_of[row] < 0:
                 item = self._materialized[row]
                 extra = annotations_text(item.highlights) if annotations else ""
-                out.append(f'"{item_id}":{item.text(complete).render(sort_id, extra)}')
+                out.append(f'"{item_id}":{item.text(complete=complete).render(sort_id, extra)}')
                 continue
             profile = profiles[profile_of[row]]
             resolved_id = str(number + RESOLVED_ID_OFFSET) if profile.redirects else item_id
@@ -351,7 +373,7 @@ class Account:
         return rows
 
     def _scan(self, query: ItemQuery) -> list[int]:
-        status, order = self._status, self._order
+        status, order, gone = self._status, self._order, FIRST_GONE_STATUS
         wanted = bytes(sorted(query.statuses))
         tests = self._predicates(query)
 
@@ -363,12 +385,12 @@ class Account:
             return [
                 row
                 for row in order
-                if updated[row] >= since and (status[row] >= 2 or wanted_live(row))
+                if updated[row] >= since and (status[row] >= gone or wanted_live(row))
             ]
         if tests:
             return [row for row in order if wanted_live(row)]
         if query.statuses == LIVE_STATUSES:  # the full-sync case, kept fast for big accounts
-            return [row for row in order if status[row] < 2]
+            return [row for row in order if status[row] < gone]
         return [row for row in order if status[row] in wanted]
 
     def _predicates(self, query: ItemQuery) -> list[t.Callable[[int], bool]]:
@@ -418,8 +440,11 @@ class Account:
     # ------------------------------------------------------------------ generated rows
 
     def _generated_annotations(self, row: int) -> str:
-        """The ``,"annotations":[...]`` member of an unmaterialized row (or ``""``), derived
-        from its id and profile so that a million items need not store highlights."""
+        """The ``,"annotations":[...]`` member of an unmaterialized row, or ``""``.
+
+        It is derived from the row's id and profile, so that a million items need not store
+        highlights.
+        """
         count = self._highlight_count[row]
         if not count:
             return ""
@@ -444,7 +469,7 @@ class Account:
         annotations = self._generated_annotations(row)
         if not annotations:
             return []
-        return t.cast(list[dict[str, t.Any]], json.loads(annotations[len(',"annotations":') :]))
+        return t.cast("list[dict[str, t.Any]]", json.loads(annotations[len(',"annotations":') :]))
 
     def _materialize(self, row: int) -> _MaterializedItem:
         """Give a generated row its own raw dict, so that it can be changed."""
@@ -459,11 +484,12 @@ class Account:
 
     def _generated_raw(self, row: int) -> dict[str, t.Any]:
         """The complete raw entry of a generated row (no sort_id, no annotations)."""
-        (raw,) = json.loads("{" + self._render([row], True, False)[0] + "}").values()
+        (entry,) = self._render([row], complete=True, annotations=False)
+        (raw,) = json.loads("{" + entry + "}").values()
         del raw["sort_id"]
-        return t.cast(dict[str, t.Any], raw)
+        return t.cast("dict[str, t.Any]", raw)
 
-    def _raw_entry(self, row: int, annotations: bool) -> dict[str, t.Any]:
+    def _raw_entry(self, row: int, *, annotations: bool) -> dict[str, t.Any]:
         item = self._materialized.get(row)
         if item is not None:
             raw, highlights = copy.deepcopy(item.raw), item.highlights
@@ -491,9 +517,11 @@ class Account:
             return str(max(highest, FIRST_ADDED_ITEM_ID) + 1)
         item_id = str(wanted)
         if not item_id.isdigit():
-            raise ValueError(f"Pocket item ids are numeric strings, not {item_id!r}")
+            msg = f"Pocket item ids are numeric strings, not {item_id!r}"
+            raise ValueError(msg)
         if self._contains(int(item_id)):
-            raise ValueError(f"item {item_id} already exists")
+            msg = f"item {item_id} already exists"
+            raise ValueError(msg)
         return item_id
 
     def _contains(self, number: int) -> bool:
@@ -603,18 +631,24 @@ def _apply_fields(raw: dict[str, t.Any], fields: dict[str, t.Any], now: int) -> 
                 raw["time_favorited"] = str(now) if favorite == "1" else "0"
             raw["favorite"] = favorite
         elif name == "status":
-            status = normalize_field(name, value)
-            if status not in (UNREAD, ARCHIVED, DELETED, HIDDEN):
-                raise ValueError(f"unknown item status {value!r}")
-            if status != raw.get("status") and "time_read" not in fields:
-                if status == ARCHIVED:
-                    raw["time_read"] = str(now)
-                elif status == UNREAD:
-                    raw["time_read"] = "0"
-            raw["status"] = status
+            _set_status(raw, value, now, stamp_time_read="time_read" not in fields)
         else:
             raw[name] = normalize_field(name, value)
     return raw
+
+
+def _set_status(raw: dict[str, t.Any], value: t.Any, now: int, *, stamp_time_read: bool) -> None:
+    """Set ``status``; archiving stamps time_read and unarchiving clears it, if asked to."""
+    status = normalize_field("status", value)
+    if status not in (UNREAD, ARCHIVED, DELETED, HIDDEN):
+        msg = f"unknown item status {value!r}"
+        raise ValueError(msg)
+    if status != raw.get("status") and stamp_time_read:
+        if status == ARCHIVED:
+            raw["time_read"] = str(now)
+        elif status == UNREAD:
+            raw["time_read"] = "0"
+    raw["status"] = status
 
 
 def _on_domain(url: str, domain: str) -> bool:

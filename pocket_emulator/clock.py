@@ -32,13 +32,15 @@ class FakeClock:
         self._lock = threading.Lock()
 
     def __call__(self) -> int:
+        """The clock's current time, in whole unix seconds."""
         with self._lock:
             return self._now
 
     def advance(self, seconds: int = 1) -> int:
         """Move the clock forward by ``seconds`` and return the new time."""
         if seconds < 0:
-            raise ValueError("a FakeClock only moves forward")
+            msg = "a FakeClock only moves forward"
+            raise ValueError(msg)
         with self._lock:
             self._now += int(seconds)
             return self._now

@@ -138,10 +138,11 @@ class EntryText(t.NamedTuple):
     tail: str  # ',"resolved_title":...,"listen_duration_estimate":615'
 
     def render(self, sort_id: int, annotations: str = "") -> str:
+        """The entry's JSON text at position ``sort_id``, with an ``annotations`` member."""
         return f"{self.head}{sort_id}{self.tail}{annotations}}}"
 
 
-def entry_text(raw: dict[str, t.Any], complete: bool) -> EntryText:
+def entry_text(raw: dict[str, t.Any], *, complete: bool) -> EntryText:
     """Split and encode one raw entry (any field order, no ``sort_id``) for serving."""
     head = {name: raw[name] for name in HEAD_FIELDS if name in raw}
     tail_names = [name for name in TAIL_FIELDS if name in raw]

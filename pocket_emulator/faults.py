@@ -16,9 +16,11 @@ if t.TYPE_CHECKING:
     from pocket_emulator.account import Account
 
 
-class _builder:
-    """Lets a builder run on an instance (``faults.slow(1)``) or on the class
-    (``Faults.slow(1)``, which starts from a fresh ``Faults()``); both return the Faults."""
+class _Builder:
+    """Lets a builder run on an instance or on the class; both return the Faults.
+
+    ``faults.slow(1)`` changes ``faults``; ``Faults.slow(1)`` starts from a fresh ``Faults()``.
+    """
 
     def __init__(self, method: t.Callable[..., None]) -> None:
         self._method = method
@@ -51,7 +53,7 @@ class Faults:
     mutate_after_request: int = 0
     mutation: t.Callable[[Account], t.Any] | None = field(default=None, repr=False)
 
-    @_builder
+    @_Builder
     def fail_first(
         self,
         n: int,
@@ -63,28 +65,30 @@ class Faults:
         self.fail_count, self.fail_status = n, status
         self.fail_error_code, self.fail_error = str(error_code), error
 
-    @_builder
+    @_Builder
     def reset_every(self, k: int) -> None:
         """Every k-th request, drop the connection without answering (a TCP reset)."""
         self.reset_period = _positive(k)
 
-    @_builder
+    @_Builder
     def truncate_every(self, k: int) -> None:
-        """Every k-th request, answer 200 with the first half of the JSON body only (the
-        Content-Length matches the half, so the HTTP exchange itself succeeds)."""
+        """Every k-th request, answer 200 with the first half of the JSON body only.
+
+        The Content-Length matches the half, so the HTTP exchange itself succeeds.
+        """
         self.truncate_period = _positive(k)
 
-    @_builder
+    @_Builder
     def non_json_every(self, k: int) -> None:
         """Every k-th request, answer 200 with an HTML page instead of JSON."""
         self.non_json_period = _positive(k)
 
-    @_builder
+    @_Builder
     def slow(self, seconds: float) -> None:
         """Delay every response by ``seconds``."""
         self.delay_seconds = seconds
 
-    @_builder
+    @_Builder
     def user_limit(self, limit: int, reset_seconds: float) -> None:
         """A tiny per-user rate limit: ``limit`` calls per window of ``reset_seconds``.
 
@@ -95,24 +99,30 @@ class Faults:
         """
         self.user_limit_calls, self.user_limit_window = limit, reset_seconds
 
-    @_builder
+    @_Builder
     def mutate_after(self, k: int, fn: t.Callable[[Account], t.Any]) -> None:
-        """Once the k-th request has been answered, call ``fn(account)`` once (to change
-        the account in the middle of a sync)."""
+        """Once the k-th request has been answered, call ``fn(account)`` once.
+
+        This changes the account in the middle of a sync.
+        """
         self.mutate_after_request, self.mutation = _positive(k), fn
 
     # ------------------------------------------------------------------ decisions
 
     def fails(self, request_number: int) -> bool:
+        """Whether request ``request_number`` gets the :meth:`fail_first` error."""
         return request_number <= self.fail_count
 
     def resets(self, request_number: int) -> bool:
+        """Whether request ``request_number`` gets its connection reset."""
         return _every(self.reset_period, request_number)
 
     def truncates(self, request_number: int) -> bool:
+        """Whether request ``request_number`` gets half a JSON body."""
         return _every(self.truncate_period, request_number)
 
     def sends_html(self, request_number: int) -> bool:
+        """Whether request ``request_number`` gets the HTML maintenance page."""
         return _every(self.non_json_period, request_number)
 
 
@@ -122,5 +132,6 @@ def _every(period: int, request_number: int) -> bool:
 
 def _positive(k: int) -> int:
     if k < 1:
-        raise ValueError("request periods count from 1")
+        msg = "request periods count from 1"
+        raise ValueError(msg)
     return k

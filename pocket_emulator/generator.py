@@ -21,9 +21,11 @@ import typing as t
 from array import array
 
 from pocket_emulator.account import Account
-from pocket_emulator.clock import Clock
 from pocket_emulator.entries import ARCHIVED
 from pocket_emulator.profiles import ID_PLACEHOLDER, Profile, TagPool
+
+if t.TYPE_CHECKING:
+    from pocket_emulator.clock import Clock
 
 GENERATED_FROM = 1_325_376_000  # 2012-01-01T00:00:00Z
 GENERATED_UNTIL = 1_699_600_000  # 2023-11-10, before FakeClock's default start
@@ -168,10 +170,14 @@ _LANGS = {"en": _EN_SENTENCES, "de": _DE_SENTENCES, "fr": _FR_SENTENCES}
 
 
 def generate_account(n_items: int, seed: int = 0, clock: Clock | None = None) -> Account:
-    """An account with ``n_items`` live (unread or archived) items, the same for the same
-    ``(n_items, seed)``. A million items take a few seconds and ~40 MB."""
+    """An account with ``n_items`` live (unread or archived) items.
+
+    The same ``(n_items, seed)`` always gives the same account. A million items take a few
+    seconds and ~40 MB.
+    """
     if n_items < 0:
-        raise ValueError("n_items cannot be negative")
+        msg = "n_items cannot be negative"
+        raise ValueError(msg)
     rng = random.Random(seed)  # noqa: S311 - reproducible test data, not security
     profiles = [_make_profile(rng, number) for number in range(min(max(n_items, 1), MAX_PROFILES))]
     tags = TagPool()
@@ -271,10 +277,20 @@ def _add_singular_quirks(account: Account, columns: dict[str, t.Any]) -> None:
 
 
 def _make_profile(rng: random.Random, number: int) -> Profile:
-    """One page that items point to. ``number`` forces the rarer quirks at fixed rates so
-    that even a small account has each of them."""
-    kind = "video" if number % 11 == 1 else "image" if number % 13 == 2 else "article"
-    lang = "de" if number % 7 == 3 else "fr" if number % 19 == 4 else "en"
+    """One page that items point to.
+
+    ``number`` forces the rarer quirks at fixed rates (see :func:`_picked`), so that even a
+    small account has each of them.
+    """
+    kind, lang = "article", "en"
+    if _picked(number, every=11, at=1):
+        kind = "video"
+    elif _picked(number, every=13, at=2):
+        kind = "image"
+    if _picked(number, every=7, at=3):
+        lang = "de"
+    elif _picked(number, every=19, at=4):
+        lang = "fr"
     if kind == "video":
         site, host = rng.choice(_VIDEO_SITES)
     elif kind == "image":
@@ -282,24 +298,25 @@ def _make_profile(rng: random.Random, number: int) -> Profile:
     else:
         site, host = rng.choice({"en": _EN_SITES, "de": _DE_SITES, "fr": _FR_SITES}[lang])
     resolved_title = _title(rng, lang, number)
-    redirects = number % 7 == 5
-    urls = _urls(rng, kind, host, resolved_title, redirects)
+    redirects = _picked(number, every=7, at=5)
+    urls = _urls(rng, kind, host, resolved_title, redirects=redirects)
     given_title = ("", f"{resolved_title} - {site}", resolved_title, resolved_title)[number % 4]
     sentences = _LANGS[lang]
     excerpt = " ".join(rng.sample(sentences, min(2, len(sentences)))) if kind == "article" else ""
     word_count = rng.randint(150, 12_000) if kind == "article" else 0
     meta: dict[str, t.Any] = {
         "excerpt": excerpt,
-        "is_article": "1" if kind == "article" and number % 23 != 9 else "0",
-        "is_index": "1" if number % 12 == 6 else "0",
-        "has_video": "2" if kind == "video" else "1" if number % 17 == 8 else "0",
-        "has_image": "2" if kind == "image" else "1" if number % 3 == 0 else "0",
+        "is_article": "1" if kind == "article" and not _picked(number, every=23, at=9) else "0",
+        "is_index": "1" if _picked(number, every=12, at=6) else "0",
+        "has_video": "2" if kind == "video" else "1" if _picked(number, every=17, at=8) else "0",
+        "has_image": "2" if kind == "image" else "1" if _picked(number, every=3, at=0) else "0",
         "word_count": str(word_count),
-        "lang": "" if number % 9 == 3 else lang,
+        "lang": "" if _picked(number, every=9, at=3) else lang,
     }
-    if kind == "article" and number % 5 != 4:  # time_to_read is missing on ~1 in 5 items
+    # time_to_read is missing on ~1 in 5 items
+    if kind == "article" and not _picked(number, every=5, at=4):
         meta["time_to_read"] = max(1, word_count // 220)
-    if number % 10 != 9:
+    if not _picked(number, every=10, at=9):
         meta["top_image_url"] = f"https://{host}/static/cover-{number}.png"
     return Profile(
         host=host,
@@ -313,9 +330,17 @@ def _make_profile(rng: random.Random, number: int) -> Profile:
         meta=meta,
         media=_media(rng, number, kind, site, host, meta),
         listen_duration_estimate=int(word_count * 0.3875),  # Pocket's ~155 words a minute
-        empty_tags_object=number % 5 == 2,
+        empty_tags_object=_picked(number, every=5, at=2),
         quotes=tuple(_quotes(excerpt or resolved_title)),
     )
+
+
+def _picked(number: int, *, every: int, at: int) -> bool:
+    """Whether profile ``number`` has a quirk that one profile in ``every`` has.
+
+    The profiles with it are those at ``at``, ``at + every``, ``at + 2 * every``, ...
+    """
+    return number % every == at
 
 
 def _title(rng: random.Random, lang: str, number: int) -> str:
@@ -326,7 +351,7 @@ def _title(rng: random.Random, lang: str, number: int) -> str:
 
 
 def _urls(
-    rng: random.Random, kind: str, host: str, title: str, redirects: bool
+    rng: random.Random, kind: str, host: str, title: str, *, redirects: bool
 ) -> tuple[str, str, str, str]:
     """(given prefix, given suffix, resolved prefix, resolved suffix) around the item id."""
     if kind == "video":
@@ -343,12 +368,12 @@ def _urls(
     return f"https://{host}/{path}", suffix, f"https://{host}/{path}", suffix
 
 
-def _media(
+def _media(  # noqa: PLR0913, PLR0917 - the facts of one page, each of them used
     rng: random.Random, number: int, kind: str, site: str, host: str, meta: dict[str, t.Any]
 ) -> dict[str, t.Any]:
     """The complete-detail extras; inner item ids are the placeholder (the resolved id)."""
     media: dict[str, t.Any] = {}
-    if kind == "article" and number % 8 != 7:
+    if kind == "article" and not _picked(number, every=8, at=7):
         media["authors"] = _authors(rng, host)
     if meta["has_image"] != "0":
         images = _images(rng, host, 4 if kind == "article" else 1)
@@ -371,11 +396,11 @@ def _media(
                 "length": str(rng.choice((0, 0, 213, 1804))),
             }
         }
-    if number % 6 == 0:
+    if _picked(number, every=6, at=0):
         logo_domain = host.removeprefix("www.")
         media["domain_metadata"] = (
             {"name": host}  # the name-only form of older saves
-            if number % 12 == 0
+            if _picked(number, every=12, at=0)
             else {
                 "name": site,
                 "logo": f"https://logo.clearbit.com/{logo_domain}?size=800",

@@ -33,6 +33,8 @@ CODE_NOT_FOUND = (400, "185", "Code not found.")
 
 
 class Decision(enum.Enum):
+    """What the user has done with a request token."""
+
     PENDING = "pending"
     APPROVED = "approved"
     REJECTED = "rejected"
@@ -54,6 +56,7 @@ class OAuthFlow:
         consumer_key: str,
         username: str,
         grant_access_token: t.Callable[[str], None],
+        *,
         user_rejects: bool = False,
     ) -> None:
         self._consumer_key = consumer_key
@@ -63,7 +66,7 @@ class OAuthFlow:
         self._tokens: dict[str, _RequestToken] = {}
         self._lock = threading.Lock()
 
-    def request_token(self, params: t.Mapping[str, t.Any], as_json: bool) -> Reply:
+    def request_token(self, params: t.Mapping[str, t.Any], *, as_json: bool) -> Reply:
         """``POST /v3/oauth/request``."""
         refusal = self._check_consumer_key(params)
         if refusal:
@@ -75,7 +78,7 @@ class OAuthFlow:
         state = _optional_text(params.get("state"))
         with self._lock:
             self._tokens[code] = _RequestToken(str(redirect_uri), state)
-        return form_or_json_reply({"code": code, "state": state}, as_json)
+        return form_or_json_reply({"code": code, "state": state}, as_json=as_json)
 
     def user_authorizes(self, params: t.Mapping[str, t.Any]) -> Reply:
         """``GET /auth/authorize``: the user's decision, then back to the app."""
@@ -89,7 +92,7 @@ class OAuthFlow:
             redirect_uri = str(params.get("redirect_uri") or token.redirect_uri)
         return Reply(302, b"", headers={"Location": redirect_uri})
 
-    def access_token(self, params: t.Mapping[str, t.Any], as_json: bool) -> Reply:
+    def access_token(self, params: t.Mapping[str, t.Any], *, as_json: bool) -> Reply:
         """``POST /v3/oauth/authorize``: trade an approved request token for an access token."""
         refusal = self._check_consumer_key(params)
         if refusal:
@@ -109,7 +112,7 @@ class OAuthFlow:
         access_token = str(uuid.uuid4())
         self._grant(access_token)
         return form_or_json_reply(
-            {"access_token": access_token, "username": self._username}, as_json
+            {"access_token": access_token, "username": self._username}, as_json=as_json
         )
 
     def _check_consumer_key(self, params: t.Mapping[str, t.Any]) -> Reply | None:

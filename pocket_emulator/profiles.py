@@ -25,8 +25,11 @@ RESOLVED_ID_OFFSET = 1_000_000_007
 
 
 def content_bits(raw: t.Mapping[str, t.Any]) -> int:
-    """What ``contentType`` matches an entry: article = is_article "1", video = has_video
-    "1" or "2", image = has_image "2" (the item *is* an image)."""
+    """What ``contentType`` matches an entry, as :data:`ARTICLE` | :data:`VIDEO` | :data:`IMAGE`.
+
+    Article: is_article "1"; video: has_video "1" or "2"; image: has_image "2" (the item
+    *is* an image).
+    """
     bits = 0
     if raw.get("is_article") == "1":
         bits |= ARTICLE
@@ -89,9 +92,11 @@ class Profile:
         )
 
     def given_url(self, item_id: str) -> str:
+        """The URL the user saved, for the item ``item_id``."""
         return f"{self.given_url_prefix}{item_id}{self.given_url_suffix}"
 
     def resolved_url(self, item_id: str) -> str:
+        """The URL Pocket resolved the saved one to, for the item ``item_id``."""
         return f"{self.resolved_url_prefix}{item_id}{self.resolved_url_suffix}"
 
 
@@ -118,6 +123,7 @@ class TagPool:
         return index
 
     def names(self, index: int) -> tuple[str, ...]:
+        """The tag names of the set interned as ``index``."""
         return self._sets[index]
 
     def json_parts(self, index: int) -> tuple[str, ...]:

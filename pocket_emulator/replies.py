@@ -16,8 +16,11 @@ FORM = "application/x-www-form-urlencoded"
 
 @dataclass
 class Reply:
-    """A response to send. ``reset``: send nothing, drop the connection instead.
-    ``after``: run once the response has gone out."""
+    """A response to send.
+
+    ``reset``: send nothing, drop the connection instead. ``after``: run once the response
+    has gone out.
+    """
 
     status: int
     body: bytes = b""
@@ -28,9 +31,11 @@ class Reply:
 
     @classmethod
     def connection_reset(cls) -> Reply:
+        """No response at all: the connection is dropped (a TCP reset)."""
         return cls(0, reset=True)
 
     def with_headers(self, headers: t.Mapping[str, str]) -> Reply:
+        """Add ``headers`` (replacing any of the same name); returns this reply."""
         self.headers.update(headers)
         return self
 
@@ -57,7 +62,7 @@ def json_error_reply(status: int, error_code: str | int, error: str, message: st
     return reply
 
 
-def form_or_json_reply(values: dict[str, t.Any], as_json: bool) -> Reply:
+def form_or_json_reply(values: dict[str, t.Any], *, as_json: bool) -> Reply:
     """OAuth answers: form-encoded unless the client sent ``X-Accept: application/json``."""
     if as_json:
         return Reply(200, encode(values).encode(), JSON)

@@ -17,14 +17,11 @@ import sys
 import threading
 import time
 import typing as t
-from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from urllib.parse import parse_qsl
 
-from typing_extensions import override
+from typing_extensions import Self, override
 
-from pocket_emulator.account import Account
 from pocket_emulator.faults import Faults
 from pocket_emulator.oauth import OAuthFlow
 from pocket_emulator.ratelimit import DEFAULT_KEY_LIMIT, DEFAULT_USER_LIMIT, HOUR, RateWindow
@@ -35,6 +32,12 @@ from pocket_emulator.v3_get import (
     get_body,
     parse_get_request,
 )
+
+if t.TYPE_CHECKING:
+    from email.message import Message
+    from types import TracebackType
+
+    from pocket_emulator.account import Account
 
 MISSING_CONSUMER_KEY = (400, "138", "Missing consumer key.")
 INVALID_CONSUMER_KEY = (403, "152", "Invalid consumer key.")
@@ -56,8 +59,11 @@ MAINTENANCE_PAGE = (
 
 
 class RecordedRequest(t.NamedTuple):
-    """One request as the emulator saw it; ``params`` merges query string and body, with
-    credentials left in, so that tests can check what a client sent."""
+    """One request as the emulator saw it.
+
+    ``params`` merges query string and body, with credentials left in, so that tests can
+    check what a client sent.
+    """
 
     method: str
     path: str
@@ -73,7 +79,7 @@ class PocketEmulator:
     hourly budgets, enforced (403, X-Error-Code 5200) like Pocket did.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the server's settings, all but the first five keyword-only
         self,
         account: Account,
         consumer_key: str = "emulator-consumer-key",
@@ -99,7 +105,7 @@ class PocketEmulator:
         self._key_window = RateWindow(key_limit, HOUR)
         self._state_lock = threading.Lock()
         self.faults = faults or Faults()
-        self.oauth = OAuthFlow(consumer_key, username, self._grant, oauth_user_rejects)
+        self.oauth = OAuthFlow(consumer_key, username, self._grant, user_rejects=oauth_user_rejects)
         self._server = _Server(("127.0.0.1", port), _Handler, self)
         self.port: int = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
@@ -114,7 +120,7 @@ class PocketEmulator:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def __enter__(self) -> PocketEmulator:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -139,6 +145,7 @@ class PocketEmulator:
 
     @property
     def faults(self) -> Faults:
+        """The failures injected into ``/v3/get``; assigning restarts their request count."""
         return self._faults
 
     @faults.setter
@@ -163,8 +170,14 @@ class PocketEmulator:
         wants_json = "application/json" in (headers.get("X-Accept") or "").lower()
         routes: dict[str, tuple[tuple[str, ...], t.Callable[[], Reply]]] = {
             "/v3/get": (("GET", "POST"), lambda: self._get(params, locations)),
-            "/v3/oauth/request": (("POST",), lambda: self.oauth.request_token(params, wants_json)),
-            "/v3/oauth/authorize": (("POST",), lambda: self.oauth.access_token(params, wants_json)),
+            "/v3/oauth/request": (
+                ("POST",),
+                lambda: self.oauth.request_token(params, as_json=wants_json),
+            ),
+            "/v3/oauth/authorize": (
+                ("POST",),
+                lambda: self.oauth.access_token(params, as_json=wants_json),
+            ),
             "/auth/authorize": (("GET",), lambda: self.oauth.user_authorizes(params)),
         }
         route = routes.get(path.rstrip("/") or "/")
@@ -224,8 +237,10 @@ class PocketEmulator:
         return Reply(200, body, JSON, limits)
 
     def _authenticate(self, params: dict[str, t.Any]) -> Reply | RateWindow:
-        """Check the consumer key and spend its budget, then find the user and spend
-        theirs. Returns the refusal, or the user's rate window."""
+        """Check the consumer key and spend its budget, then find the user and spend theirs.
+
+        Returns the refusal, or the user's rate window.
+        """
         key_window = self._key_window
         consumer_key = params.get("consumer_key")
         refusal, username = None, None
@@ -270,8 +285,10 @@ class PocketEmulator:
 def _request_params(
     query_string: str, content_type: str, body: bytes
 ) -> tuple[dict[str, t.Any], dict[str, str]]:
-    """Parameters from the query string and the body (JSON or form); the body wins, as it
-    did on Pocket's server for POSTs. Also returns where each one came from."""
+    """Parameters from the query string and the body (JSON or form), and where each came from.
+
+    The body wins, as it did on Pocket's server for POSTs.
+    """
     params: dict[str, t.Any] = dict(parse_qsl(query_string, keep_blank_values=True))
     locations = dict.fromkeys(params, "query")
     body_params: dict[str, t.Any] = {}
@@ -308,7 +325,8 @@ class _Server(ThreadingHTTPServer):
         self._connections_lock = threading.Lock()
         super().__init__(address, handler)
 
-    def track(self, connection: socket.socket, is_open: bool) -> None:
+    def track(self, connection: socket.socket, *, is_open: bool) -> None:
+        """Note a connection as open, or as closed, for :meth:`drop_connections`."""
         with self._connections_lock:
             if is_open:
                 self._connections.add(connection)
@@ -317,8 +335,10 @@ class _Server(ThreadingHTTPServer):
 
     @override
     def handle_error(self, request: t.Any, client_address: t.Any) -> None:
-        """Clients that hang up (or an emulator closing under them) are normal here; other
-        errors are emulator bugs and get the default traceback on stderr."""
+        """Ignore clients that hang up (or an emulator closing under them): normal here.
+
+        Other errors are emulator bugs and get the default traceback on stderr.
+        """
         if isinstance(sys.exc_info()[1], OSError):
             return
         super().handle_error(request, client_address)

@@ -1,8 +1,8 @@
-"""``/v3/get``: its parameters, validated the way Pocket's 2024-25 server did, and its body.
+r"""``/v3/get``: its parameters, validated the way Pocket's 2024-25 server did, and its body.
 
 Rejected values get HTTP 400, ``X-Error-Code: 130`` and a JSON body naming the parameter,
 shaped like the express-validator message of Pocket's v3 proxy:
-``{"error": "Invalid value: {\\"location\\":\\"body\\",\\"path\\":\\"count\\",...}"}``.
+``{"error": "Invalid value: {\"location\":\"body\",\"path\":\"count\",...}"}``.
 """
 
 from __future__ import annotations
@@ -84,6 +84,7 @@ def parse_get_request(params: t.Mapping[str, t.Any], locations: t.Mapping[str, s
 
 
 def bad_request_reply(error: ParameterError) -> Reply:
+    """The 400 answer (X-Error-Code 130) to a rejected parameter."""
     return json_error_reply(400, BAD_REQUEST_CODE, BAD_REQUEST_ERROR, str(error))
 
 
@@ -131,6 +132,7 @@ class _Reader:
         return ParameterError(name, self._params.get(name), self._locations.get(name, "body"))
 
     def choice(self, name: str, options: t.Iterable[str], default: str) -> str:
+        """One of ``options`` (case-insensitive, returned lower-cased), or ``default``."""
         value = self._params.get(name)
         if value is None:
             return default
@@ -138,7 +140,8 @@ class _Reader:
             raise self._error(name)
         return value.lower()
 
-    def text(self, name: str, allow_empty: bool = False) -> str | None:
+    def text(self, name: str, *, allow_empty: bool = False) -> str | None:
+        """A string (empty only if ``allow_empty``); None when absent."""
         value = self._params.get(name)
         if value is None:
             return None
@@ -147,6 +150,7 @@ class _Reader:
         return value
 
     def integer(self, name: str, minimum: int, maximum: int | None = None) -> int | None:
+        """A whole number from ``minimum`` to ``maximum`` (inclusive); None when absent."""
         value = self._params.get(name)
         if value is None:
             return None
