@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
 
+from typing_extensions import Self
+
 VERSION = "8.19.3"
 CONTENT_TYPE = "application/vnd.elasticsearch+json;compatible-with=8"
 
@@ -82,7 +84,7 @@ class FakeElasticsearch:
         self._server.server_close()
         self._thread.join(timeout=5)
 
-    def __enter__(self) -> FakeElasticsearch:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -101,7 +103,7 @@ class FakeElasticsearch:
 
     # Elasticsearch semantics ----------------------------------------------------------
 
-    def handle(
+    def handle(  # noqa: PLR0911 (a return per route of the API)
         self, method: str, raw_path: str, body: bytes
     ) -> tuple[int, dict[str, t.Any] | None]:
         path = urlsplit(raw_path).path
@@ -144,7 +146,9 @@ class FakeElasticsearch:
             "tagline": "You Know, for Search",
         }
 
-    def _index_op(self, method: str, name: str, body: bytes) -> tuple[int, dict[str, t.Any] | None]:
+    def _index_op(  # noqa: PLR0911 (a return per method and answer)
+        self, method: str, name: str, body: bytes
+    ) -> tuple[int, dict[str, t.Any] | None]:
         if method == "HEAD":
             return (200 if name in self.indices else 404), None
         if method == "PUT":
@@ -230,7 +234,7 @@ class FakeElasticsearch:
         errors = any(not 200 <= item[next(iter(item))]["status"] < 300 for item in items)
         return {"took": 1, "errors": errors, "items": items}
 
-    def _apply(
+    def _apply(  # noqa: PLR0911 (a return per bulk action and outcome)
         self, action: str, name: str | None, doc_id: t.Any, source: dict[str, t.Any] | None
     ) -> dict[str, t.Any]:
         if not name:
@@ -308,7 +312,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(data)
 
-    do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _serve
+    do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _serve  # noqa: N815 (http.server's names)
 
-    def log_message(self, format: str, *args: t.Any) -> None:
+    def log_message(self, format: str, *args: t.Any) -> None:  # noqa: A002 (the base's name)
         pass

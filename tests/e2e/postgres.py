@@ -24,12 +24,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from typing_extensions import Self
+
 DEBIAN_BIN_GLOB = "/usr/lib/postgresql/*/bin"
 UNPRIVILEGED_USER = "nobody"
 START_TIMEOUT = 60.0
 
 
-class PostgresUnavailable(RuntimeError):
+class PostgresUnavailable(RuntimeError):  # noqa: N818 (conftest.py imports this name)
     """No PostgreSQL server binaries on this machine, or they cannot run here."""
 
 
@@ -139,13 +141,13 @@ class PostgresServer:
             env["USER"] = env["LOGNAME"] = self._run_as.pw_name
         return env
 
-    def start(self) -> PostgresServer:
+    def start(self) -> Self:
         # As root the server runs as `nobody`, who must reach the cluster: /tmp, not a
         # TMPDIR that may sit in root's home.
         parent = "/tmp" if self._run_as is not None else None
         self._root = Path(tempfile.mkdtemp(prefix="tap-pocket-e2e-pg-", dir=parent))
         if self._run_as is not None:
-            os.chmod(self._root, 0o755)  # noqa: S103 - nobody must traverse to its data
+            self._root.chmod(0o755)  # nobody must traverse to its data
             self._make_binaries_reachable()
             os.chown(self._root, self._run_as.pw_uid, self._run_as.pw_gid)
         result = self._run(
@@ -294,7 +296,7 @@ class PostgresServer:
         if result.returncode != 0:
             raise RuntimeError(f"CREATE DATABASE {name} failed: {result.stderr}")
 
-    def __enter__(self) -> PostgresServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -75,7 +75,7 @@ def expected_row(raw: dict[str, t.Any]) -> Row:
     """What the destination must hold for one of the emulator's raw entries."""
     status = STATUS_NAMES[str(raw["status"])]
     if status in {"deleted", "hidden"}:
-        return Row(str(raw["item_id"]), None, None, None, status, None, None, True)
+        return Row(str(raw["item_id"]), None, None, None, status, None, None, deleted=True)
     tags = raw.get("tags") or {}
     names = (
         sorted(str(entry.get("tag", name)) for name, entry in tags.items())
@@ -105,7 +105,7 @@ def comparable(row: Row, *, empty_text_is_null: bool = False) -> Row:
             row.status,
             row.time_added,
             None,
-            True,
+            deleted=True,
         )
     title = row.given_title
     if empty_text_is_null and title is None:
@@ -118,7 +118,7 @@ def comparable(row: Row, *, empty_text_is_null: bool = False) -> Row:
         row.status,
         row.time_added,
         row.time_updated,
-        False,
+        deleted=False,
     )
 
 

@@ -15,7 +15,6 @@ import subprocess
 import typing as t
 from collections import Counter
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 
@@ -23,6 +22,7 @@ from .conftest import REPO, clean_env
 from .test_loaders import DuckDBReader, PostgresReader, _create_database, _postgres_env
 
 if t.TYPE_CHECKING:
+    from pathlib import Path
     from types import ModuleType
 
     from .conftest import Meltano
@@ -36,7 +36,8 @@ QUERIES = REPO / "demo" / "queries"
 def demo_source() -> ModuleType:
     path = REPO / "scripts" / "make_demo_export.py"
     spec = importlib.util.spec_from_file_location("make_demo_export", path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

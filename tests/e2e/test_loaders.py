@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import typing as t
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -18,6 +17,8 @@ from .fake_elasticsearch import FakeElasticsearch
 from .scenario import Row, run_twice, utc
 
 if t.TYPE_CHECKING:
+    from pathlib import Path
+
     from .conftest import Meltano, Pocket
     from .postgres import PostgresServer
 
@@ -51,7 +52,7 @@ class DuckDBReader:
         self.path = path
 
     def query(self, sql: str) -> list[tuple[t.Any, ...]]:
-        import duckdb
+        import duckdb  # noqa: PLC0415 (group e2e: imported when a test runs, not collected)
 
         with duckdb.connect(str(self.path), read_only=True) as connection:
             return connection.execute(sql).fetchall()
@@ -99,7 +100,7 @@ class PostgresReader:
         self.schema = schema
 
     def query(self, sql: str) -> list[tuple[t.Any, ...]]:
-        import psycopg
+        import psycopg  # noqa: PLC0415 (group e2e: imported when a test runs, not collected)
 
         with psycopg.connect(self.url, options=f"-c search_path={self.schema}") as connection:
             return connection.execute(sql).fetchall()  # type: ignore[arg-type]
@@ -122,7 +123,7 @@ def _postgres_env(server: PostgresServer, database: str) -> dict[str, str]:
 
 
 def _create_database(server: PostgresServer, name: str) -> str:
-    import psycopg
+    import psycopg  # noqa: PLC0415 (group e2e: imported when a test runs, not collected)
 
     with psycopg.connect(server.url(), autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]

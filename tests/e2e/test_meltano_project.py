@@ -5,6 +5,7 @@ These checks read files only (no Meltano CLI), so they run with the plain test s
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import sys
 import typing as t
@@ -28,7 +29,7 @@ def plugins(kind: str) -> dict[str, dict[str, t.Any]]:
 
 def test_extractor_matches_the_tap_about_output() -> None:
     sys.path.insert(0, str(REPO))
-    from hub.generate import about, definition
+    from hub.generate import about, definition  # noqa: PLC0415 (after the sys.path change)
 
     info = about()
     generated = definition(info)
@@ -45,7 +46,8 @@ def test_extractor_matches_the_tap_about_output() -> None:
     for setting in tap["settings"]:
         assert setting.get("kind"), setting["name"]
         if setting["name"] in secrets:
-            assert setting["kind"] == "password" and setting["sensitive"] is True
+            assert setting["kind"] == "password"
+            assert setting["sensitive"] is True
     assert tap["namespace"] == "tap_pocket"
     assert tap["pip_url"] == "-e ."
     assert tap["executable"] == "tap-pocket"
@@ -58,7 +60,8 @@ def test_every_plugin_is_defined_here_and_pinned() -> None:
     assert set(loaders) == set(LOADERS)
     for kind in ("extractors", "loaders"):
         for name, plugin in plugins(kind).items():
-            assert "variant" not in plugin and "inherit_from" not in plugin, name
+            assert "variant" not in plugin, name
+            assert "inherit_from" not in plugin, name
             for key in ("namespace", "pip_url", "executable", "settings"):
                 assert plugin.get(key), f"{name} lacks {key}"
             if kind == "loaders":
@@ -114,17 +117,17 @@ def test_default_environment_reads_the_bundled_demo() -> None:
     assert base["target-duckdb"]["path"] == "${MELTANO_PROJECT_ROOT}/pocket.duckdb"
     assert demo_loaders["target-duckdb"]["path"] == "${MELTANO_PROJECT_ROOT}/demo.duckdb"
     # export and api take everything from .env / the environment.
-    assert "config" not in environments["export"] and "config" not in environments["api"]
+    assert "config" not in environments["export"]
+    assert "config" not in environments["api"]
 
 
 def test_demo_export_is_reproducible(tmp_path: t.Any) -> None:
     """demo/pocket.zip is exactly what scripts/make_demo_export.py writes."""
-    import importlib.util
-
     spec = importlib.util.spec_from_file_location(
         "make_demo_export", REPO / "scripts" / "make_demo_export.py"
     )
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.write_zip(tmp_path / "pocket.zip")
