@@ -93,6 +93,7 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         self.flush()
 
     def flush(self) -> None:
+        """Hand the buffered lines to stdout, and flush it."""
         if self.buffer:
             sys.stdout.buffer.write(self.buffer)
             self.buffer.clear()
@@ -127,20 +128,33 @@ def _fewer_garbage_collections() -> Iterator[None]:
 _syncs_running = 0
 
 
-def _time_extracted_tail() -> bytes:
-    """The end of a RECORD line: ``time_extracted`` as the SDK's msgspec writer puts it."""
-    now = msgspec.json.encode(datetime.now(timezone.utc))
-    return b',"time_extracted":' + now + b"}\n"
+class _RecordLines:
+    """The fixed parts of one stream's RECORD lines, as the SDK's msgspec writer puts them."""
+
+    def __init__(self, stream: str, version: int | None) -> None:
+        header: dict[str, t.Any] = {"type": "RECORD", "stream": stream}
+        self.head = msgspec.json.encode(header)[:-1] + b',"record":'
+        self._version = b"" if version is None else b',"version":' + msgspec.json.encode(version)
+        self.encode_into = msgspec.json.Encoder().encode_into
+
+    def tail(self) -> bytes:
+        """The end of a line: ``version`` if any, and ``time_extracted``, now."""
+        now = msgspec.json.encode(datetime.now(timezone.utc))
+        return self._version + b',"time_extracted":' + now + b"}\n"
 
 
 class DirectRecordsStream(Stream):
-    """A stream whose rows, when nothing would change them, are written as RECORD lines
-    directly; the SDK's record path is taken otherwise."""
+    """A stream whose rows are written as RECORD lines directly when nothing would change them.
+
+    The SDK's record path is taken otherwise.
+    """
 
     def writes_directly(self, context: Context | None) -> bool:
-        """Whether nothing of the SDK's per-record path could change this sync's rows:
-        all columns selected, no stream maps or flattening, no partitioned state, no
-        record limit (``--test``), no post-processing."""
+        """Whether nothing of the SDK's per-record path could change this sync's rows.
+
+        That is: all columns selected, no stream maps or flattening, no partitioned state,
+        no record limit (``--test``), no post-processing.
+        """
         writer = self._tap.message_writer
         maps = self.stream_maps
         return (
@@ -159,13 +173,18 @@ class DirectRecordsStream(Stream):
         )
 
     def direct_rows(self, context: Context | None) -> Iterable[t.Any]:
-        """The rows for the direct path: :meth:`get_records`' dicts, or structs msgspec
-        encodes to the same JSON, with the replication key as an attribute."""
+        """The rows for the direct path.
+
+        :meth:`get_records`' dicts, or structs msgspec encodes to the same JSON, with the
+        replication key as an attribute.
+        """
         return t.cast("Iterable[t.Any]", self.get_records(context))
 
     def _record_version(self) -> int | None:
-        """The ``version`` the SDK puts in this stream's RECORD messages: the one its
-        ACTIVATE_VERSION announced, in a FULL_TABLE sync that sends them."""
+        """The ``version`` the SDK puts in this stream's RECORD messages, if any.
+
+        The one its ACTIVATE_VERSION announced, in a FULL_TABLE sync that sends them.
+        """
         if not (self.replication_method == FULL_TABLE and self.emit_activate_version_messages):
             return None
         writer = t.cast("BufferedMsgSpecWriter", self._tap.message_writer)
@@ -199,48 +218,17 @@ class DirectRecordsStream(Stream):
         self, writer: BufferedMsgSpecWriter, context: Context | None
     ) -> None:
         """The SDK's ``_sync_records`` for rows nothing changes, one buffer for all lines."""
-        replication_key = self.replication_key if self.replication_method == INCREMENTAL else None
-        has_children = bool(self.child_streams)
-        header: dict[str, t.Any] = {"type": "RECORD", "stream": self.name}
-        head = msgspec.json.encode(header)[:-1] + b',"record":'
-        version = self._record_version()
-        tail_extra = b"" if version is None else b',"version":' + msgspec.json.encode(version)
-        encode_into = msgspec.json.Encoder().encode_into
-        buffer = writer.buffer
         rows = iter(self.direct_rows(context))
         with self.get_record_counter() as counter, self.get_sync_timer() as timer:
             counter.with_context(context)
             timer.with_context(context)
             self._write_starting_replication_value(context)
+            lines = _RecordLines(self.name, self._record_version())
             # A STATE message every STATE_MSG_FREQUENCY rows, as the SDK writes them.
-            while True:
-                tail = tail_extra + _time_extracted_tail()
-                latest: t.Any = None
-                count = 0
-                for row in itertools.islice(rows, self.STATE_MSG_FREQUENCY):
-                    if has_children:  # as the SDK does: a row's children go out before it
-                        for child_context in self.generate_child_contexts(row, context):
-                            writer.flush()
-                            if count:  # the state the children write holds the rows before
-                                self._advance_state(replication_key, latest, context)
-                            self._sync_children(copy.copy(child_context))
-                    count += 1
-                    buffer += head
-                    encode_into(row, buffer, -1)
-                    buffer += tail
-                    if replication_key:
-                        if type(row) is dict:
-                            value = row.get(replication_key)
-                        else:
-                            value = getattr(row, replication_key, None)
-                        if value is not None and (latest is None or value > latest):
-                            latest = value
-                    if len(buffer) >= FLUSH_BYTES:
-                        writer.flush()
-                if not count:
-                    break
+            while count := self._write_rows(
+                itertools.islice(rows, self.STATE_MSG_FREQUENCY), lines, writer, context
+            ):
                 counter.increment(count)
-                self._advance_state(replication_key, latest, context)
                 if count == self.STATE_MSG_FREQUENCY:
                     self._write_state_message()
             # The SDK's own closing steps, for a stream or one context of it.
@@ -249,3 +237,42 @@ class DirectRecordsStream(Stream):
             if not context:
                 self._finalize_state(self.stream_state)
             self._write_state_message()
+
+    def _write_rows(
+        self,
+        rows: Iterable[t.Any],
+        lines: _RecordLines,
+        writer: BufferedMsgSpecWriter,
+        context: Context | None,
+    ) -> int:
+        """Write ``rows`` (and their children first), then move the bookmark past them."""
+        replication_key = self.replication_key if self.replication_method == INCREMENTAL else None
+        has_children = bool(self.child_streams)
+        buffer, head, tail = writer.buffer, lines.head, lines.tail()
+        encode_into = lines.encode_into
+        latest: t.Any = None
+        count = 0
+        for row in rows:
+            if has_children:  # as the SDK does: a row's children go out before it
+                for child_context in self.generate_child_contexts(row, context):
+                    writer.flush()
+                    if count:  # the state the children write holds the rows before
+                        self._advance_state(replication_key, latest, context)
+                    self._sync_children(copy.copy(child_context))
+            count += 1
+            buffer += head
+            encode_into(row, buffer, -1)
+            buffer += tail
+            if replication_key:
+                value = (
+                    row.get(replication_key)
+                    if type(row) is dict
+                    else getattr(row, replication_key, None)
+                )
+                if value is not None and (latest is None or value > latest):
+                    latest = value
+            if len(buffer) >= FLUSH_BYTES:
+                writer.flush()
+        if count:
+            self._advance_state(replication_key, latest, context)
+        return count

@@ -59,18 +59,24 @@ Status = Literal["unread", "archived", "deleted", "hidden"]
 
 
 class Author(msgspec.Struct, gc=False):
+    """An author of an item, as Pocket's parser found it."""
+
     author_id: Text = None
     name: Text = None
     url: Text = None
 
 
 class Image(msgspec.Struct, gc=False):
+    """The item's main image."""
+
     src: Text = None
     width: Integer = None
     height: Integer = None
 
 
 class ItemImage(msgspec.Struct, gc=False):
+    """One image of the item's page."""
+
     image_id: Text = None
     src: Text = None
     width: Integer = None
@@ -80,6 +86,8 @@ class ItemImage(msgspec.Struct, gc=False):
 
 
 class Video(msgspec.Struct, gc=False):
+    """One video of the item's page."""
+
     video_id: Text = None
     src: Text = None
     width: Integer = None
@@ -90,6 +98,8 @@ class Video(msgspec.Struct, gc=False):
 
 
 class DomainMetadata(msgspec.Struct, gc=False):
+    """What Pocket knew of the item's site."""
+
     name: Text = None
     logo: Text = None
     greyscale_logo: Text = None

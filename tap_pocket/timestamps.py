@@ -44,8 +44,10 @@ _DAY_PREFIXES = _UtcDayPrefixes()
 
 
 def unix_to_iso(seconds: int | None) -> str | None:
-    """Unix seconds to ISO 8601 UTC as ``datetime.isoformat`` writes it; None for None and
-    for anything outside 2000-2100."""
+    """Unix seconds to ISO 8601 UTC as ``datetime.isoformat`` writes it.
+
+    None for None and for anything outside 2000-2100.
+    """
     if seconds is None or not EARLIEST <= seconds < LATEST:
         return None
     day, second_of_day = divmod(seconds, 86400)
@@ -54,8 +56,10 @@ def unix_to_iso(seconds: int | None) -> str | None:
 
 
 def parse_timestamp(value: t.Any) -> str | None:
-    """Pocket unix-seconds (string or number) to ISO 8601 UTC; ``"0"``, empty values and
-    junk outside 2000-2100 (e.g. ``"2020"``) to None."""
+    """Pocket unix-seconds (string or number) to ISO 8601 UTC, or None.
+
+    ``"0"``, empty values and junk outside 2000-2100 (e.g. ``"2020"``) give None.
+    """
     if value == "0":  # Pocket's "never", by far the most common value of time_read & co
         return None
     return unix_to_iso(parse_int(value))

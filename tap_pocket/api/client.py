@@ -15,9 +15,10 @@ from singer_sdk import RESTStream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.pagination import OffsetPaginator
 from singer_sdk.singerlib import StateMessage
+from singer_sdk.streams.rest import PageContext
 from typing_extensions import override
 
-from tap_pocket.api.page import NotAPage, Page, decode_page
+from tap_pocket.api.page import NotAPageError, Page, decode_page
 from tap_pocket.settings import setting
 
 if t.TYPE_CHECKING:
@@ -26,7 +27,7 @@ if t.TYPE_CHECKING:
     import requests
     from backoff.types import Details
     from singer_sdk.helpers.types import Context, RequestFunc
-    from singer_sdk.streams.rest import HTTPRequest, PageContext
+    from singer_sdk.streams.rest import HTTPRequest
 
 #: Hints shown with Pocket's own X-Error text, by X-Error-Code.
 ERROR_HINTS = {
@@ -216,7 +217,7 @@ class PocketStream(RESTStream[int]):
     def build_request(self, context: Context | None, offset: int) -> requests.PreparedRequest:
         """The prepared ``POST /v3/get`` for the page at ``offset``."""
         request = self.get_http_request(
-            page=_page_context(context, offset),
+            page=PageContext(stream_context=context, next_page_token=offset)
         )
         return self.build_prepared_request(
             method=request.method,
@@ -228,8 +229,10 @@ class PocketStream(RESTStream[int]):
     def fetch_page(
         self, request: requests.PreparedRequest, context: Context | None, offset: int
     ) -> Page:
-        """The page at ``offset``: sent, checked and decoded under the SDK's retry
-        decorator, so a cut-off or non-JSON body is retried like an HTTP 503."""
+        """The page at ``offset``, sent, checked and decoded under the SDK's retry decorator.
+
+        A cut-off or non-JSON body is retried like an HTTP 503.
+        """
 
         def attempt(request: requests.PreparedRequest, context: Context | None) -> Page:
             response = self.requests_session.send(request, timeout=self.timeout)
@@ -242,7 +245,7 @@ class PocketStream(RESTStream[int]):
                     server_time=_server_time(response),
                     with_highlights=self.wants_highlights(),
                 )
-            except NotAPage as exc:
+            except NotAPageError as exc:
                 msg = f"Pocket answered HTTP {response.status_code} with a body that is not a page"
                 raise RetriableAPIError(msg, response) from exc
             self._log_progress(page, response.headers.get("X-Limit-User-Remaining"))
@@ -426,10 +429,8 @@ class PocketStream(RESTStream[int]):
             # Wait (or stop) now: the retry goes straight back to Pocket.
             self._note_rate_limit(*limit)
             self._wait_for_rate_limit()
-            raise RetriableAPIError(
-                f"HTTP 403 from POST {self.path}: Pocket's {limit[0]} rate limit is used up",
-                response,
-            )
+            msg = f"HTTP 403 from POST {self.path}: Pocket's {limit[0]} rate limit is used up"
+            raise RetriableAPIError(msg, response)
         if HTTPStatus.BAD_REQUEST <= status < HTTPStatus.INTERNAL_SERVER_ERROR and (
             status not in self.extra_retry_statuses
         ):
@@ -464,12 +465,6 @@ class PocketStream(RESTStream[int]):
             f" of {page.total}" if page.total is not None else "",
             f"; rate limit: {calls_remaining} user calls remaining" if calls_remaining else "",
         )
-
-
-def _page_context(context: Context | None, offset: int) -> PageContext:
-    from singer_sdk.streams.rest import PageContext
-
-    return PageContext(stream_context=context, next_page_token=offset)
 
 
 def _server_time(response: requests.Response) -> datetime | None:

@@ -262,8 +262,10 @@ def _lenient_value(name: str, value: t.Any) -> t.Any:
 
 
 def lenient_entry(raw: dict[str, t.Any]) -> t.Any:
-    """A raw entry dict as a :data:`PocketEntry`, each value coerced as the typed decoder
-    reads it (``"1588"`` and ``1588.0`` to 1588, a number title to its text, junk to null)."""
+    """A raw entry dict as a :data:`PocketEntry`, each value coerced as the decoder reads it.
+
+    ``"1588"`` and ``1588.0`` become 1588, a title sent as a number its text, junk null.
+    """
     fields = {name: _lenient_value(name, raw.get(name)) for name in ENTRY_FIELDS}
     fields["item_id"] = str(raw["item_id"])
     return PocketEntry(**fields)

@@ -31,7 +31,7 @@ _Body = msgspec.defstruct(
 _DECODER = msgspec.json.Decoder(_Body, strict=False)
 
 
-class NotAPage(ValueError):
+class NotAPageError(ValueError):
     """The body is not a ``/v3/get`` answer: not JSON, or JSON that is not an object."""
 
 
@@ -57,6 +57,7 @@ class Page:
 
     @property
     def observed_at(self) -> str | None:
+        """``server_time`` as ISO 8601 text: what stamps a deletion notice without a time."""
         return None if self.server_time is None else self.server_time.isoformat()
 
 
@@ -71,7 +72,7 @@ def decode_page(
 
     The body decodes straight into typed entries; one holding a value the typed decoder
     rejects is decoded as plain JSON and read entry by entry, leniently (the same rows).
-    Raises :class:`NotAPage` for a body that is not a JSON object.
+    Raises :class:`NotAPageError` for a body that is not a JSON object.
     """
     typed = decode_typed(content)
     if typed is None:
@@ -89,14 +90,17 @@ def decode_page(
 
 
 def decode_typed(content: bytes) -> tuple[list[t.Any], t.Any] | None:
-    """A body's entries (typed) and raw ``total``; None when some value is outside what
-    the typed decoder reads. Raises :class:`NotAPage` for malformed JSON."""
+    """A body's entries (typed) and raw ``total``, or None.
+
+    None when some value is outside what the typed decoder reads. Raises
+    :class:`NotAPageError` for malformed JSON.
+    """
     try:
         body = _DECODER.decode(content)
     except msgspec.ValidationError:
         return None
     except msgspec.DecodeError as exc:
-        raise NotAPage(str(exc)) from exc
+        raise NotAPageError(str(exc)) from exc
     listing = body.entries  # type: ignore[attr-defined]
     entries = list(listing.values()) if isinstance(listing, dict) else listing
     return entries, body.total  # type: ignore[attr-defined]
@@ -106,8 +110,8 @@ def _decode_plain(content: bytes) -> dict[str, t.Any]:
     try:
         body = msgspec.json.decode(content)
     except msgspec.DecodeError as exc:
-        raise NotAPage(str(exc)) from exc
+        raise NotAPageError(str(exc)) from exc
     if not isinstance(body, dict):
         msg = "JSON that is not an object"
-        raise NotAPage(msg)
+        raise NotAPageError(msg)
     return body
