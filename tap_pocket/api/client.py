@@ -14,7 +14,6 @@ import backoff
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.pagination import OffsetPaginator
-from singer_sdk.singerlib import StateMessage
 from singer_sdk.streams.rest import PageContext
 from typing_extensions import override
 
@@ -309,7 +308,8 @@ class PocketStream(RESTStream[int]):
             offset,
             since,
         )
-        self._tap.write_message(StateMessage(value=self._tap.state))
+        self.state_manager.is_flushed = False
+        self._write_state_message()
 
     def sync_start_time(self) -> datetime | None:
         """Pocket's clock when the first page of this sync was answered, less 1 s of slack.
