@@ -23,10 +23,11 @@ from tap_pocket.export import (
     derive_item_id,
     detect_kind,
     normalise_url,
-    unix_to_iso,
 )
-from tap_pocket.records import HIGHLIGHT_FIELDS, ITEM_FIELDS, parse_timestamp
+from tap_pocket.rows import HIGHLIGHT_COLUMNS as HIGHLIGHT_FIELDS
+from tap_pocket.rows import ITEM_COLUMNS as ITEM_FIELDS
 from tap_pocket.tap import TapPocket
+from tap_pocket.timestamps import parse_timestamp, unix_to_iso
 from tests.fixtures.export import generate
 from tests.support import completed
 

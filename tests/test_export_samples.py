@@ -19,7 +19,6 @@ from tap_pocket.export import ExportError, ExportKind, ExportReader, derive_item
 from tap_pocket.rows import HIGHLIGHT_COLUMNS as HIGHLIGHT_FIELDS
 from tap_pocket.rows import ITEM_COLUMNS as ITEM_FIELDS
 from tap_pocket.timestamps import parse_timestamp
-from tap_pocket.tap import TapPocket
 from tests.conftest import run_tap
 from tests.support import completed
 

@@ -1,0 +1,117 @@
+"""What can be wrong with an export, told so that users can fix it.
+
+Bad input raises :class:`ExportError`, naming the file (``pocket.zip:part_000001.csv``),
+the line and what is wrong. With ``skip_bad_rows`` a bad row is skipped instead, logged
+at WARNING (file, line, reason) and counted in a final WARNING (:class:`BadRows`); a
+corrupt zip, a broken JSON file, a bad CSV header or a file that is not an export stay
+fatal. Line numbers are physical lines: a quoted title spanning three lines counts three.
+
+Duplicates. One export can list a URL twice (e.g. across parts). As both rows would get
+the same ``item_id``, the first occurrence wins: each later one is skipped, logged at
+INFO with its file and line, and a WARNING at the end gives their number
+(:class:`SeenIds`). Identical highlights (same URL, quote and time) are handled the same
+way. Only 64-bit integers (the ids' own bits, see :mod:`tap_pocket.export.ids`) are
+remembered, not URLs: about 80 bytes per item.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+if t.TYPE_CHECKING:
+    import logging
+
+
+class ExportError(Exception):
+    """A Pocket export that cannot be read, with the file, line and reason for users.
+
+    ``file`` names the file, and for a zip member both, as ``pocket.zip:part_000001.csv``.
+    ``line`` (and ``end_line`` for a record spanning lines) are physical line numbers.
+    """
+
+    def __init__(
+        self, file: str, reason: str, *, line: int | None = None, end_line: int | None = None
+    ) -> None:
+        self.file = file
+        self.reason = reason
+        self.line = line
+        self.end_line = end_line
+        super().__init__(f"{self.location}: {reason}")
+
+    @property
+    def location(self) -> str:
+        """Where: the file, and its line or lines if known."""
+        if self.line is None:
+            return self.file
+        if self.end_line is not None and self.end_line != self.line:
+            return f"{self.file}, lines {self.line}-{self.end_line}"
+        return f"{self.file}, line {self.line}"
+
+
+def shown(value: t.Any, limit: int = 60) -> str:
+    """A value as a reason quotes it: its repr, cut in the middle if long."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + "…" + text[-3:]
+
+
+def time_added_problem(text: str) -> str:
+    """Why a ``time_added`` value (CSV field or HTML attribute) is unusable."""
+    if not text.strip():
+        return "time_added is empty"
+    try:
+        seconds = int(text)
+    except ValueError:
+        return f"time_added {shown(text)} is not a unix timestamp (whole seconds since 1970)"
+    return f"time_added {seconds} is not a date between 2000 and 2100"
+
+
+class BadRows:
+    """Raises on a bad row, or with ``skip_bad_rows`` logs, counts and skips it."""
+
+    def __init__(self, logger: logging.Logger, stream: str, *, skip: bool) -> None:
+        self.skip = skip
+        self.logger = logger
+        self.stream = stream
+        self.count = 0
+
+    def report(self, error: ExportError) -> None:
+        """Raise ``error``, or with ``skip_bad_rows`` log and count it."""
+        if not self.skip:
+            raise error
+        self.count += 1
+        self.logger.warning("Skipped a bad %s row (skip_bad_rows): %s", self.stream, error)
+
+    def summarise(self, export: str) -> None:
+        """Log how many rows of ``export`` were skipped, if any."""
+        if self.count:
+            self.logger.warning(
+                "Skipped %d bad %s row(s) of %s (skip_bad_rows); each is logged above",
+                self.count,
+                self.stream,
+                export,
+            )
+
+
+class SeenIds:
+    """Ids already emitted, as 64-bit integers: the first row of an id wins."""
+
+    def __init__(self, logger: logging.Logger, stream: str) -> None:
+        self.keys: set[int] = set()
+        self.duplicates = 0
+        self.logger = logger
+        self.stream = stream
+
+    def duplicate(self, location: str, what: str) -> None:
+        """Log and count a row skipped because its id was seen before."""
+        self.duplicates += 1
+        self.logger.info("Skipped a duplicate %s row at %s: %s", self.stream, location, what)
+
+    def summarise(self, export: str) -> None:
+        """Log how many duplicate rows of ``export`` were skipped, if any."""
+        if self.duplicates:
+            self.logger.warning(
+                "Skipped %d duplicate %s row(s) of %s: the first row of each wins",
+                self.duplicates,
+                self.stream,
+                export,
+            )

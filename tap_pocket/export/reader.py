@@ -1,0 +1,123 @@
+"""The export reader: the rows of an export, whatever form it comes in.
+
+One reader serves the tap's two export streams, opening the export anew for each. Its
+form is detected from the content (:mod:`~.detect`).
+
+``items`` come from a pocket.zip's (or folder's) CSV parts (:mod:`~.csv_parts`); a
+``ril_export.html`` next to CSV parts is ignored (the parts hold the same items), without
+parts it is read instead (:mod:`~.ril_html`); or from a single CSV part, a single
+ril_export.html, or an API dump (:mod:`~.dumps`). ``highlights`` come from a pocket.zip's
+``annotations/part_*.json`` (:mod:`~.annotations`) or an API dump; CSV and HTML exports
+carry none. Duplicate ids and bad rows are counted per stream and summarised at its end
+(:mod:`~.problems`).
+
+Memory. CSV and HTML are streamed, one file at a time (flat memory at any size). JSON
+files are read whole (:mod:`~.json_text`); an API dump is decoded once per reader and its
+page serves both streams.
+"""
+
+from __future__ import annotations
+
+import logging
+import typing as t
+from pathlib import Path
+
+from tap_pocket.export.annotations import annotation_highlights
+from tap_pocket.export.csv_parts import csv_items
+from tap_pocket.export.detect import ExportKind, detect_kind
+from tap_pocket.export.dumps import dump_highlights, dump_items, read_dump
+from tap_pocket.export.layout import ExportFile, open_layout
+from tap_pocket.export.problems import BadRows, SeenIds
+from tap_pocket.export.ril_html import html_items
+
+if t.TYPE_CHECKING:
+    import os
+    from collections.abc import Iterator
+
+    from tap_pocket.api.page import Page
+
+
+class ExportReader:
+    """Streams the ``items`` and ``highlights`` rows of a Pocket export.
+
+    The constructor does no I/O (the tap builds one at discovery); each of :meth:`items`
+    and :meth:`highlights` opens the export anew, so they can run in either order.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        skip_bad_rows: bool = False,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.path = Path(path).expanduser()
+        self.skip_bad_rows = skip_bad_rows
+        self.logger = logger or logging.getLogger(__name__)
+        self._dump: Page | None = None
+
+    def items(self) -> Iterator[dict[str, t.Any]]:
+        """Every ``items`` row of the export, in file order; the first row of a URL wins."""
+        kind = detect_kind(self.path)
+        self.logger.info("Reading items from the Pocket export %s (%s)", self.path, kind.value)
+        if kind is ExportKind.API_JSON:
+            yield from dump_items(self._api_dump())
+            return
+        bad = BadRows(self.logger, "items", skip=self.skip_bad_rows)
+        seen = SeenIds(self.logger, "items")
+        if kind is ExportKind.CSV:
+            yield from csv_items(self._single_file(), seen, bad)
+        elif kind is ExportKind.HTML:
+            yield from html_items(self._single_file(), seen, bad)
+        else:
+            yield from self._layout_items(kind, seen, bad)
+        seen.summarise(str(self.path))
+        bad.summarise(str(self.path))
+
+    def highlights(self) -> Iterator[dict[str, t.Any]]:
+        """Every ``highlights`` row: from ``annotations/part_*.json`` or an API dump."""
+        kind = detect_kind(self.path)
+        self.logger.info("Reading highlights from the Pocket export %s (%s)", self.path, kind.value)
+        if kind is ExportKind.API_JSON:
+            yield from dump_highlights(self._api_dump())
+            return
+        if kind not in (ExportKind.ZIP, ExportKind.FOLDER):
+            self.logger.info("%s has no highlights: only pocket.zip exports carry them", self.path)
+            return
+        bad = BadRows(self.logger, "highlights", skip=self.skip_bad_rows)
+        seen = SeenIds(self.logger, "highlights")
+        with open_layout(self.path, kind) as layout:
+            if not layout.annotation_parts:
+                self.logger.info("%s has no annotations/part_*.json: no highlights", self.path)
+            for part in layout.annotation_parts:
+                self.logger.info("Reading %s", part.name)
+                yield from annotation_highlights(part, seen, bad)
+        seen.summarise(str(self.path))
+        bad.summarise(str(self.path))
+
+    def _single_file(self) -> ExportFile:
+        return ExportFile.on_disk(self.path)
+
+    def _api_dump(self) -> Page:
+        """The API dump, decoded on first use: its items and highlights share the page."""
+        if self._dump is None:
+            self._dump = read_dump(self._single_file())
+        return self._dump
+
+    def _layout_items(
+        self, kind: ExportKind, seen: SeenIds, bad: BadRows
+    ) -> Iterator[dict[str, t.Any]]:
+        with open_layout(self.path, kind) as layout:
+            if layout.csv_parts:
+                if layout.html is not None:
+                    self.logger.info(
+                        "Ignoring %s: the CSV parts beside it hold the same items",
+                        layout.html.name,
+                    )
+                for part in layout.csv_parts:
+                    self.logger.info("Reading %s", part.name)
+                    yield from csv_items(part, seen, bad)
+            elif layout.html is not None:
+                yield from html_items(layout.html, seen, bad)
+            else:
+                self.logger.warning("%s holds no items (no part_*.csv)", self.path)
