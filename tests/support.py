@@ -23,8 +23,11 @@ def unavailable(reason: str) -> t.NoReturn:
 
 
 def completed(row: dict[str, t.Any], fields: tuple[str, ...]) -> dict[str, t.Any]:
-    """An export reader row, which holds only the columns with a value, with the others
-    as null: checks that contract, then lets tests compare whole rows."""
+    """An export reader row with the columns it lacks as null.
+
+    The reader's row holds only the columns with a value: this checks that contract,
+    then lets tests compare whole rows.
+    """
     assert set(row) <= set(fields), set(row) - set(fields)
     assert None not in row.values(), row
     return {field: row.get(field) for field in fields}

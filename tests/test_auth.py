@@ -88,7 +88,8 @@ def test_auth_flow_end_to_end_then_sync_with_the_token(tmp_path: Path, account: 
         values = dict(line.split("=", 1) for line in stdout.splitlines())
         assert values["username"] == emulator.username
         token = values["access_token"]
-        assert token and token != "preexisting-token"
+        assert token
+        assert token != "preexisting-token"
         assert emulator.consumer_key not in stdout + stderr
 
         output = run_tap(

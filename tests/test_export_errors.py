@@ -237,12 +237,18 @@ def test_skip_bad_rows_logs_each_skip_and_a_summary(
     assert kept == ["Good", "Fine"]
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings == [
-        f"Skipped a bad items row (skip_bad_rows): {path}, line 3: time_added 'never' is not a "
-        "unix timestamp (whole seconds since 1970)",
-        f"Skipped a bad items row (skip_bad_rows): {path}, line 4: unknown status 'starred' "
-        "(expected unread or archive)",
-        f"Skipped a bad items row (skip_bad_rows): {path}, line 6: expected 5 fields, found 2 "
-        "(a stray comma, or a quote that is not closed?)",
+        (
+            f"Skipped a bad items row (skip_bad_rows): {path}, line 3: time_added 'never' is "
+            "not a unix timestamp (whole seconds since 1970)"
+        ),
+        (
+            f"Skipped a bad items row (skip_bad_rows): {path}, line 4: unknown status 'starred' "
+            "(expected unread or archive)"
+        ),
+        (
+            f"Skipped a bad items row (skip_bad_rows): {path}, line 6: expected 5 fields, found 2 "
+            "(a stray comma, or a quote that is not closed?)"
+        ),
         f"Skipped 3 bad items row(s) of {path} (skip_bad_rows); each is logged above",
     ]
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from jsonschema import Draft7Validator, FormatChecker
 
 from tap_pocket.rows import HIGHLIGHT_SCHEMA, ITEM_SCHEMA
+from tap_pocket.tap import TapPocket
 
 from .conftest import run_tap
 from .support import item_record
@@ -137,7 +138,7 @@ def test_highlights_come_from_the_same_responses(
 
 
 def test_highlights_alone_fetch_without_items(
-    emulator: PocketEmulator, account: Account, api_config: dict[str, t.Any]
+    emulator: PocketEmulator, api_config: dict[str, t.Any]
 ) -> None:
     catalog = TapCatalog.selecting(api_config, {"highlights"})
     output = run_tap(api_config, catalog=catalog)
@@ -167,15 +168,14 @@ def test_filters_are_sent_as_pocket_parameters(
     assert first["detailType"] == "simple"
     assert first["count"] == 5000
     rows = [r for r in output.records["items"] if r["status"] != "deleted"]
-    assert rows and all(r["status"] == "unread" and not r["tags"] for r in rows)
+    assert rows
+    assert all(r["status"] == "unread" and not r["tags"] for r in rows)
 
 
 class TapCatalog:
     @staticmethod
     def selecting(config: dict[str, t.Any], streams: set[str]) -> dict[str, t.Any]:
         """The tap's own catalog with only ``streams`` selected."""
-        from tap_pocket.tap import TapPocket
-
         catalog = TapPocket(config=config, parse_env_config=False).catalog_dict
         for entry in catalog["streams"]:
             for metadata in entry["metadata"]:

@@ -191,4 +191,5 @@ def test_meltano_adds_the_hub_definition(wheel: Path, tmp_path: Path) -> None:
     run("config", "set", "tap-pocket", "export_path", str(sample), cwd=project)
     output = run("invoke", "tap-pocket", cwd=project)
     records = parse_messages(output).records["items"]
-    assert records and all(r["item_id"].startswith("u") for r in records)
+    assert records
+    assert all(r["item_id"].startswith("u") for r in records)

@@ -13,6 +13,7 @@ import typing as t
 import pytest
 
 from pocket_emulator import Faults
+
 from .conftest import run_cli, run_tap
 from .support import item_record
 
@@ -177,7 +178,8 @@ def test_past_max_wait_it_stops_with_a_state_to_resume_from(
     first_ids = stopped.output.ids()
     assert len(first_ids) == 60  # two pages of 30 made it out before the limit
     resume = stopped.output.state["bookmarks"]["items"]["resume"]
-    assert resume["offset"] == 60 and resume["since"] == 1
+    assert resume["offset"] == 60
+    assert resume["since"] == 1
 
     emulator.faults = Faults()  # the limit has reset
     resumed = run_cli(config=config, state=stopped.output.state, tmp_path=tmp_path)
@@ -193,8 +195,11 @@ def test_past_max_wait_it_stops_with_a_state_to_resume_from(
 def test_a_failed_request_for_the_page_ahead_resumes_at_that_page(
     tmp_path: Path, emulator: PocketEmulator, account: Account, api_config: dict[str, t.Any]
 ) -> None:
-    """The next page is requested while this one is processed: when that request fails,
-    this page still comes out whole, and the state resumes at the page that failed."""
+    """A failed request for the page ahead: this page comes out whole, the state resumes there.
+
+    The next page is requested while this one is processed; the state written when that
+    request fails points at the page that failed, not past it.
+    """
     emulator.faults = Faults().reset_every(3)
     config = {**api_config, "max_retries": 0}
     stopped = run_cli(config=config, tmp_path=tmp_path)
@@ -256,4 +261,5 @@ def test_secrets_never_appear_in_output_at_debug_level(
             assert secret not in result.stdout
             assert secret not in result.stderr
     state = json.dumps(succeeded.output.state)
-    assert api_config["access_token"] not in state and api_config["consumer_key"] not in state
+    assert api_config["access_token"] not in state
+    assert api_config["consumer_key"] not in state

@@ -66,7 +66,8 @@ def test_emulator_pages_decode_typed_to_the_same_rows() -> None:
     content = json.dumps(body).encode()
     assert assert_same_rows_or_dict_path(content)
     rows, highlights = dict_path(content)
-    assert len(rows) == 400 and highlights
+    assert len(rows) == 400
+    assert highlights
 
 
 JUNK = [
