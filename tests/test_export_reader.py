@@ -84,7 +84,8 @@ def test_highlight_id_same_moment_in_epoch_or_iso() -> None:
     assert by_epoch == derive_highlight_id("https://example.com/a ", quote, 1600000000)
     assert by_epoch != derive_highlight_id(url, "another quote", 1600000000)
     assert by_epoch != derive_highlight_id(url, quote, 1600000001)
-    assert by_epoch.startswith("h") and len(by_epoch) == 17
+    assert by_epoch.startswith("h")
+    assert len(by_epoch) == 17
     int(by_epoch[1:], 16)
 
 
@@ -199,7 +200,8 @@ def test_generated_rows_keep_quirks(tmp_path: Path) -> None:
     assert by_index[1]["given_url"] == "https://example.org/a/1?x=1&region=eu"
     assert by_index[1]["given_title"].endswith(', "quoted" & more')
     assert "\n\n" in by_index[2]["given_title"]
-    assert len(by_index[3]["given_title"]) == 75 and by_index[3]["given_title"].endswith(" ")
+    assert len(by_index[3]["given_title"]) == 75
+    assert by_index[3]["given_title"].endswith(" ")
     assert by_index[0]["time_added"] == "2014-05-13T16:53:20+00:00"
     assert any(" " in tag for row in by_index for tag in row["tags"])
     assert all(row["tags"] == sorted(row["tags"]) for row in by_index)
@@ -255,7 +257,8 @@ def test_ril_export_html_beside_csv_parts_is_ignored(
         rows = list(ExportReader(folder, logger=_logger()).items())
 
     assert [row["given_title"] for row in rows] == ["Shiori"]
-    assert "Ignoring" in caplog.text and "ril_export.html" in caplog.text
+    assert "Ignoring" in caplog.text
+    assert "ril_export.html" in caplog.text
 
 
 def test_streams_can_be_read_in_either_order_or_alone(synthetic_zip: t.Any) -> None:

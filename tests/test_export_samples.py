@@ -145,7 +145,8 @@ def test_pickpocket_html_decodes_entities_and_keeps_titles_as_exported() -> None
     quoted = by_url[
         "https://www.thecue.in/opinion/2020/06/06/covid-19-and-religious-groupsk-r-meeras-fb-post"
     ]
-    assert quoted["given_title"].startswith("'") and quoted["given_title"].endswith("'")
+    assert quoted["given_title"].startswith("'")
+    assert quoted["given_title"].endswith("'")
     # &amp; in href and in a title that is the URL.
     google = by_url[
         "https://www.google.com/url?sa=t&source=web&rct=j&url=https://amp.theguardian.com/world/"
@@ -209,7 +210,7 @@ def _csv_of_the_same_account(html_path: Path, csv_path: Path) -> None:
     The raw attribute and text values are copied still escaped: that is how ``&amp;``
     (and ``&#039;``) leak into the CSV export.
     """
-    link = re.compile(r'<a href="([^"]*)" time_added="(\d+)" tags="([^"]*)">(.*?)</a>', re.S)
+    link = re.compile(r'<a href="([^"]*)" time_added="(\d+)" tags="([^"]*)">(.*?)</a>', re.DOTALL)
     html = html_path.read_text(encoding="utf-8")
     archive_at = html.index("<h1>Read Archive</h1>")
     with csv_path.open("w", encoding="utf-8", newline="") as file:
@@ -264,12 +265,12 @@ class _PocketStubHandler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def date_time_string(self, timestamp: float | None = None) -> str:
+    def date_time_string(self, timestamp: float | None = None) -> str:  # noqa: ARG002 (base's)
         # Pocket's clock: a saved response's `since` is when Pocket answered it.
         since = self.server.body.get("since")
         return formatdate(float(since), usegmt=True) if since else super().date_time_string()
 
-    def log_message(self, format: str, *args: t.Any) -> None:
+    def log_message(self, format: str, *args: t.Any) -> None:  # noqa: A002 (the base's name)
         pass
 
 
@@ -281,7 +282,12 @@ def api_path_rows(body: dict[str, t.Any]) -> tuple[list[dict], list[dict]]:
     try:
         # A whole sync: the API path hands each item's highlights to its child stream.
         output = run_tap(
-            {"consumer_key": "key", "access_token": "token", "api_url": server.url, "page_size": 5000}
+            {
+                "consumer_key": "key",
+                "access_token": "token",
+                "api_url": server.url,
+                "page_size": 5000,
+            }
         )
         items: list[t.Any] = output.records["items"]
         highlights: list[t.Any] = output.records["highlights"]
