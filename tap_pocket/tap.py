@@ -10,7 +10,6 @@ from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
 from typing_extensions import override
 
-from tap_pocket import streams
 from tap_pocket.output import BufferedMsgSpecWriter
 from tap_pocket.settings import SETTINGS_SCHEMA, setting, settings_errors
 
@@ -47,6 +46,7 @@ class TapPocket(Tap):
     def discover_streams(self) -> list[Stream]:
         if self.export_mode:
             from tap_pocket.export import ExportReader
+            from tap_pocket.export.streams import ExportHighlightsStream, ExportItemsStream
 
             reader = ExportReader(
                 self.config["export_path"],
@@ -54,8 +54,8 @@ class TapPocket(Tap):
                 logger=self.logger,
             )
             return [
-                streams.ExportItemsStream(self, reader=reader),
-                streams.ExportHighlightsStream(self, reader=reader),
+                ExportItemsStream(self, reader=reader),
+                ExportHighlightsStream(self, reader=reader),
             ]
         from tap_pocket.api.streams import HighlightsStream, ItemsStream
 
