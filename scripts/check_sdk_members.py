@@ -40,7 +40,20 @@ SDK = "singer_sdk"
 #: ``tests/<file>.py::<test function>``: an SDK upgrade that changes the behaviour must fail
 #: that test. For example:
 #:     "Stream._sync_records": "tests/test_conformance.py::test_direct_path_matches_sdk",
-ALLOWED: dict[str, str] = {}
+CONFORMANCE = "tests/test_conformance.py::test_fast_path_writes_what_the_sdk_path_writes"
+ALLOWED: dict[str, str] = {
+    # The direct RECORD path (tap_pocket/output.py) mirrors Stream._sync_records; the
+    # conformance test compares its messages with the SDK path's in every configuration.
+    "Stream._sync_records": CONFORMANCE,
+    "Stream._tap": CONFORMANCE,
+    "Stream._get_state_partition_context": CONFORMANCE,
+    "Stream._write_starting_replication_value": CONFORMANCE,
+    "Stream._write_state_message": CONFORMANCE,
+    "Stream._finalize_state": CONFORMANCE,
+    "Stream._sync_children": CONFORMANCE,
+    # Stream.get_batches' own signature names these types; no public alias exists.
+    "singer_sdk.helpers._batch": "tests/test_export_batch.py::test_batch_files_hold_the_record_mode_rows",
+}
 
 
 @dataclass(frozen=True, order=True)

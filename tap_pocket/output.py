@@ -84,7 +84,7 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         line = self.format_message(message)
         if isinstance(message, (SchemaMessage, ActivateVersionMessage)):
             key = (str(message.type), message.stream)
-            if self._last_sent.get(key) == line:
+            if self._last_sent.get(key) == bytes(line):
                 return
             self._last_sent[key] = bytes(line)
             if isinstance(message, ActivateVersionMessage):

@@ -18,7 +18,7 @@ import typing as t
 
 import msgspec
 
-from tap_pocket.rows import Highlight, Item, Read, column_marks
+from tap_pocket.rows import Highlight, Item, Read, Status, column_marks
 from tap_pocket.scalars import parse_int, parse_text
 from tap_pocket.timestamps import parse_iso_or_epoch, unix_to_iso
 
@@ -211,7 +211,10 @@ def entry_row(entry: t.Any, *, observed_at: str | None = None) -> Item:
     if status in TOMBSTONE_STATUSES:
         deleted_at = unix_to_iso(values[_UPDATED_INDEX]) or observed_at
         return Item(
-            entry.item_id, status=status, time_updated=deleted_at, _sdc_deleted_at=deleted_at
+            entry.item_id,
+            status=t.cast("Status", status),
+            time_updated=deleted_at,
+            _sdc_deleted_at=deleted_at,
         )
     return Item(*[values[index] if read is None else read(values[index]) for index, read in _PLAN])
 

@@ -39,7 +39,7 @@ class ItemsStream(DirectRecordsStream, PocketStream):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         #: The current page's highlights by item_id, until each item's row is out.
-        self._page_highlights: dict[str, list[Highlight]] = {}
+        self._page_highlights: dict[str | None, list[Highlight]] = {}
 
     @override
     def wants_highlights(self) -> bool:
@@ -63,7 +63,7 @@ class ItemsStream(DirectRecordsStream, PocketStream):
 
     def _rows(self, context: Context | None, shape: Callable[[Item], t.Any]) -> Iterator[t.Any]:
         for page in self.pages(context):
-            highlights = defaultdict(list)
+            highlights: defaultdict[str | None, list[Highlight]] = defaultdict(list)
             for highlight in page.highlights:
                 highlights[highlight.item_id].append(highlight)
             self._page_highlights = dict(highlights)
