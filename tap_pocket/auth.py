@@ -16,12 +16,13 @@ import sys
 import threading
 import typing as t
 import webbrowser
+from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import click
 import requests
-from typing_extensions import override
+from typing_extensions import Self, override
 
 from tap_pocket.settings import DEFAULT_API_URL, api_url_error
 
@@ -44,6 +45,7 @@ class OAuthError(click.ClickException):
 
 
 def oauth_error(step: str, response: requests.Response) -> OAuthError:
+    """The error for a failed OAuth answer: HTTP status, Pocket's code and text, a hint."""
     code = response.headers.get("X-Error-Code")
     text = response.headers.get("X-Error") or response.reason
     message = f"{step} failed: HTTP {response.status_code}"
@@ -66,6 +68,7 @@ def parse_oauth_reply(response: requests.Response) -> dict[str, str]:
 def post_oauth(
     api_url: str, path: str, payload: dict[str, str], step: str, timeout: float
 ) -> dict[str, str]:
+    """POST one OAuth step to Pocket as JSON, and return its reply (or raise OAuthError)."""
     try:
         response = requests.post(
             f"{api_url}{path}",
@@ -80,7 +83,7 @@ def post_oauth(
         raise OAuthError(
             f"{step} failed: could not reach {api_url}: {type(exc).__name__}"
         ) from None
-    if response.status_code != 200:
+    if response.status_code != HTTPStatus.OK:
         raise oauth_error(step, response)
     return parse_oauth_reply(response)
 
@@ -121,9 +124,10 @@ class RedirectListener:
 
     @property
     def redirect_uri(self) -> str:
+        """Where Pocket sends the browser back to: this listener."""
         return f"http://127.0.0.1:{self.server.server_address[1]}{self.path}"
 
-    def __enter__(self) -> RedirectListener:
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 
@@ -132,10 +136,12 @@ class RedirectListener:
         self.server.server_close()
 
     def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for Pocket's redirect; whether it came."""
         return self.received.wait(timeout)
 
 
 def authorize_url(api_url: str, request_token: str, redirect_uri: str) -> str:
+    """The page where the user approves tap-pocket, for ``request_token``."""
     query = urlencode({"request_token": request_token, "redirect_uri": redirect_uri})
     return f"{api_url}/auth/authorize?{query}"
 
@@ -155,7 +161,7 @@ def write_env_file(path: Path, values: dict[str, str]) -> None:
     path.chmod(stat.S_IRUSR | stat.S_IWUSR)
 
 
-def run_oauth_flow(
+def run_oauth_flow(  # noqa: PLR0913 - keyword-only: the inputs of the whole flow
     *,
     consumer_key: str,
     api_url: str,
@@ -234,10 +240,10 @@ def run_oauth_flow(
     help="Also save TAP_POCKET_ACCESS_TOKEN and TAP_POCKET_CONSUMER_KEY in this .env file "
     "(other lines are kept; the file is made readable by you only).",
 )
-def auth_command(
+def auth_command(  # noqa: PLR0913, PLR0917 - click passes each option as a parameter
     consumer_key: str,
     api_url: str,
-    no_browser: bool,
+    no_browser: bool,  # noqa: FBT001 - a click flag
     timeout: float,
     port: int,
     env_file: Path | None,
@@ -270,4 +276,5 @@ def auth_command(
 
 
 def main(argv: list[str] | None = None) -> None:
+    """``tap-pocket auth``: run the command with ``argv`` (default: after ``auth``)."""
     auth_command.main(args=argv if argv is not None else sys.argv[2:], prog_name="tap-pocket auth")

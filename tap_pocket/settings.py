@@ -1,5 +1,7 @@
-"""The tap's settings in one place: their schema (what ``--about`` lists and the SDK
-validates), their defaults, and the checks across settings that a JSON schema cannot express.
+"""The tap's settings in one place: their schema, their defaults, and the checks across them.
+
+The schema is what ``--about`` lists and the SDK validates; the checks are those a JSON
+schema cannot express.
 
 Code that reads a setting uses :func:`setting`, which falls back to the schema's default,
 instead of repeating the default: ``setting(self.config, "page_size")``.
@@ -9,14 +11,16 @@ from __future__ import annotations
 
 import copy
 import ipaddress
-from collections.abc import Mapping
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from singer_sdk import typing as th
 from singer_sdk.helpers.capabilities import EMIT_ACTIVATE_VERSION_CONFIG
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 DEFAULT_API_URL = "https://getpocket.com"
 

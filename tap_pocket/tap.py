@@ -40,6 +40,7 @@ class TapPocket(Tap):
 
     @property
     def export_mode(self) -> bool:
+        """Whether the tap reads an export (``export_path``) rather than the API."""
         return bool(setting(self.config, "export_path"))
 
     @override
