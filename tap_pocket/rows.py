@@ -281,9 +281,12 @@ ITEM_SCHEMA = singer_schema(Item)
 HIGHLIGHT_SCHEMA = singer_schema(Highlight)
 
 
-@dataclass(frozen=True)
-class StreamShape:
-    """What the API and export streams of one name share: name, keys and schema."""
+class StreamShape(t.NamedTuple):
+    """What the API and export streams of one name share: name, keys and schema.
+
+    A stream class takes all four in one line:
+    ``name, primary_keys, replication_key, schema = ITEMS``.
+    """
 
     name: str
     primary_keys: list[str]

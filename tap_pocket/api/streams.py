@@ -29,10 +29,7 @@ class ItemsStream(DirectRecordsStream, PocketStream):
     context, so no page is fetched twice.
     """
 
-    name = ITEMS.name
-    primary_keys = ITEMS.primary_keys
-    replication_key = ITEMS.replication_key
-    schema = ITEMS.schema
+    name, primary_keys, replication_key, schema = ITEMS
     # Rows are built fully typed (tap_pocket.rows); re-conforming them is wasted work.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
@@ -94,10 +91,7 @@ class HighlightsStream(DirectRecordsStream):
     stream's ``since`` window: each sync emits the highlights of the items it read.
     """
 
-    name = HIGHLIGHTS.name
-    primary_keys = HIGHLIGHTS.primary_keys
-    replication_key = HIGHLIGHTS.replication_key
-    schema = HIGHLIGHTS.schema
+    name, primary_keys, replication_key, schema = HIGHLIGHTS
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
     parent_stream_type = ItemsStream
     # One bookmark for the stream, not one per item.

@@ -89,10 +89,7 @@ class _ExportStream(DirectRecordsStream):
 class ExportItemsStream(_ExportStream):
     """Items from a Pocket export: zip, folder, CSV part, ril_export.html or API dump."""
 
-    name = ITEMS.name
-    primary_keys = ITEMS.primary_keys
-    replication_key = ITEMS.replication_key
-    schema = ITEMS.schema
+    name, primary_keys, replication_key, schema = ITEMS
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
@@ -103,10 +100,7 @@ class ExportItemsStream(_ExportStream):
 class ExportHighlightsStream(_ExportStream):
     """Highlights from an export's ``annotations/*.json`` or an API dump's annotations."""
 
-    name = HIGHLIGHTS.name
-    primary_keys = HIGHLIGHTS.primary_keys
-    replication_key = HIGHLIGHTS.replication_key
-    schema = HIGHLIGHTS.schema
+    name, primary_keys, replication_key, schema = HIGHLIGHTS
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
