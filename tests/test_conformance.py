@@ -1,5 +1,6 @@
-"""Conformance: the fast output path writes what singer-sdk's own path writes, for every
-combination a user can configure (issue #12, item 3).
+"""Conformance: the fast output path writes what singer-sdk's own path writes.
+
+It does so for every combination a user can configure (issue #12, item 3).
 
 ``tap_pocket.output.DirectRecordsStream`` encodes rows straight into RECORD lines (and
 the export streams write BATCH files straight from their rows) when it decides that
@@ -129,8 +130,10 @@ def sync(
     state: dict[str, t.Any] | None,
     catalog: dict[str, t.Any] | None,
 ) -> SyncOutput:
-    """One run of ``case``, each input copied (the SDK pops keys such as ``__else__``
-    out of the stream maps it is given)."""
+    """One run of ``case``, each input copied.
+
+    (The SDK pops keys such as ``__else__`` out of the stream maps it is given.)
+    """
     config, state, catalog = copy.deepcopy((config, state, catalog))
     if case.dry_run is None and not case.connection_test:
         return run_tap(config, state=state, catalog=catalog)
@@ -183,8 +186,10 @@ def when(value: str) -> datetime:
 
 
 def batch_file_rows(url: str) -> list[dict[str, t.Any]]:
-    """The rows of one batch file, whatever its name says (the SDK's jsonl batcher
-    gzips even with ``compression: none``)."""
+    """The rows of one batch file, whatever its name says.
+
+    (The SDK's jsonl batcher gzips even with ``compression: none``.)
+    """
     path = Path(url.removeprefix("file://"))
     if ".parquet" in path.name:
         import pyarrow.parquet as pq  # only for the parquet case, skipped without it
@@ -207,8 +212,10 @@ def batch_rows(output: SyncOutput, stream: str) -> list[dict[str, t.Any]]:
 
 
 def comparable(output: SyncOutput) -> list[dict[str, t.Any]]:
-    """The messages, less what differs between two runs of one sync (see the module's
-    docstring); BATCH manifests become the rows of their files."""
+    """The messages, less what differs between two runs of one sync.
+
+    See the module's docstring; BATCH manifests become the rows of their files.
+    """
     versions: dict[t.Any, str] = {}
     messages = []
     for message in without_extraction_times(output):
@@ -250,8 +257,10 @@ def changes(sdk: t.Any, fast: t.Any, path: str = "") -> list[str]:
 
 
 def sdk_batches_written(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Names of the streams whose batches the SDK's own ``Stream.get_batches`` writes in
-    the next sync (the export streams' fast writer does not call it)."""
+    """Names of the streams whose batches the SDK's own ``Stream.get_batches`` writes.
+
+    In the next sync; the export streams' fast writer does not call it.
+    """
     streams: list[str] = []
     original = Stream.get_batches
 
@@ -286,7 +295,7 @@ def kept(row: dict[str, t.Any], key: str) -> bool:
 # What proves each setting took effect (run on the SDK path's output) ---------------------
 
 
-def check_default(out: SyncOutput, base: SyncOutput, source: Source) -> None:
+def check_default(out: SyncOutput, _base: SyncOutput, _source: Source) -> None:
     assert out.records["items"]
     assert out.records["highlights"]
     kinds = [m["type"] for m in out.messages]
@@ -294,21 +303,21 @@ def check_default(out: SyncOutput, base: SyncOutput, source: Source) -> None:
     assert "bookmarks" in out.state
 
 
-def check_same_rows(out: SyncOutput, base: SyncOutput, source: Source) -> None:
+def check_same_rows(out: SyncOutput, base: SyncOutput, _source: Source) -> None:
     assert out.records == base.records
 
 
-def check_items_only(out: SyncOutput, base: SyncOutput, source: Source) -> None:
+def check_items_only(out: SyncOutput, base: SyncOutput, _source: Source) -> None:
     assert "highlights" not in streams_of(out, "SCHEMA", "RECORD")
     assert out.records["items"] == base.records["items"]
 
 
-def check_highlights_only(out: SyncOutput, base: SyncOutput, source: Source) -> None:
+def check_highlights_only(out: SyncOutput, base: SyncOutput, _source: Source) -> None:
     assert "items" not in streams_of(out, "SCHEMA", "RECORD")
     assert out.records["highlights"] == base.records["highlights"]
 
 
-def check_deselected(out: SyncOutput, base: SyncOutput, source: Source) -> None:
+def check_deselected(out: SyncOutput, base: SyncOutput, _source: Source) -> None:
     for stream, column in (("items", "given_title"), ("highlights", "quote")):
         assert any(column in row for row in base.records[stream])
         assert out.records[stream]
@@ -316,7 +325,7 @@ def check_deselected(out: SyncOutput, base: SyncOutput, source: Source) -> None:
         assert column not in schema_properties(out, stream)
 
 
-def check_renamed(out: SyncOutput, base: SyncOutput, source: Source) -> None:
+def check_renamed(out: SyncOutput, base: SyncOutput, _source: Source) -> None:
     for stream, old, new in (("items", "given_title", "title"), ("highlights", "quote", "text")):
         rows = out.records[stream]
         assert [row[new] for row in rows] == [row.get(old) for row in base.records[stream]]
@@ -326,7 +335,7 @@ def check_renamed(out: SyncOutput, base: SyncOutput, source: Source) -> None:
         assert old not in schema_properties(out, stream)
 
 
-def check_dropped(out: SyncOutput, base: SyncOutput, source: Source) -> None:
+def check_dropped(out: SyncOutput, base: SyncOutput, _source: Source) -> None:
     assert any(row.get("tags") for row in base.records["items"])
     assert len(out.records["items"]) == len(base.records["items"])
     assert not any("tags" in row for row in out.records["items"])
@@ -349,7 +358,7 @@ def check_filtered(out: SyncOutput, base: SyncOutput, source: Source) -> None:
         assert all(row in highlights for row in out.records["highlights"])
 
 
-def check_hashed(out: SyncOutput, base: SyncOutput, source: Source) -> None:
+def check_hashed(out: SyncOutput, base: SyncOutput, _source: Source) -> None:
     rows, base_rows = out.records["items"], base.records["items"]
     assert [row["item_id_md5"] for row in rows] == [md5(row["item_id"]) for row in base_rows]
     assert [row["given_url"] for row in rows] == [
@@ -359,26 +368,26 @@ def check_hashed(out: SyncOutput, base: SyncOutput, source: Source) -> None:
     assert out.records["highlights"] == base.records["highlights"]
 
 
-def check_aliased(out: SyncOutput, base: SyncOutput, source: Source) -> None:
+def check_aliased(out: SyncOutput, base: SyncOutput, _source: Source) -> None:
     assert "items" not in streams_of(out, "SCHEMA", "RECORD", "STATE")
     assert "saved_items" in streams_of(out, "SCHEMA")
     assert out.records["saved_items"] == base.records["items"]
     assert out.records["highlights"] == base.records["highlights"]
 
 
-def check_new_stream(out: SyncOutput, base: SyncOutput, source: Source) -> None:
+def check_new_stream(out: SyncOutput, base: SyncOutput, _source: Source) -> None:
     assert "items_copy" in streams_of(out, "SCHEMA")
     assert out.records["items_copy"] == base.records["items"]
     assert out.records["items"] == base.records["items"]
     assert out.records["highlights"] == base.records["highlights"]
 
 
-def check_other_streams_dropped(out: SyncOutput, base: SyncOutput, source: Source) -> None:
+def check_other_streams_dropped(out: SyncOutput, base: SyncOutput, _source: Source) -> None:
     assert "highlights" not in streams_of(out, "SCHEMA", "RECORD")
     assert out.records["items"] == base.records["items"]
 
 
-def check_other_properties_dropped(out: SyncOutput, base: SyncOutput, source: Source) -> None:
+def check_other_properties_dropped(out: SyncOutput, base: SyncOutput, _source: Source) -> None:
     rows = out.records["highlights"]
     assert rows
     assert all(set(row) == {"highlight_id", "text"} for row in rows)
@@ -397,7 +406,7 @@ def check_flattened(out: SyncOutput, base: SyncOutput, source: Source) -> None:
         assert any("domain_metadata__name" in row for row in out.records["items"])
 
 
-def check_full_table(out: SyncOutput, base: SyncOutput, source: Source) -> None:
+def check_full_table(out: SyncOutput, base: SyncOutput, _source: Source) -> None:
     assert out.records == base.records
     assert "ACTIVATE_VERSION" not in {m["type"] for m in out.messages}
     assert all("version" not in m for m in out.messages)
@@ -406,7 +415,7 @@ def check_full_table(out: SyncOutput, base: SyncOutput, source: Source) -> None:
         assert "replication_key_value" not in out.state["bookmarks"].get(stream, {})
 
 
-def check_activate_version(out: SyncOutput, base: SyncOutput, source: Source) -> None:
+def check_activate_version(out: SyncOutput, base: SyncOutput, _source: Source) -> None:
     assert out.records == base.records
     for stream in STREAMS:
         activations = [
@@ -448,25 +457,25 @@ def check_bookmarked(out: SyncOutput, base: SyncOutput, source: Source) -> None:
     assert when(out.state["bookmarks"]["items"]["replication_key_value"]) >= since
 
 
-def check_dry_run(out: SyncOutput, base: SyncOutput, source: Source) -> None:
+def check_dry_run(out: SyncOutput, base: SyncOutput, _source: Source) -> None:
     # The dump has 2 items: the limit shows on the other sources (and in test-flag).
     assert out.records["items"] == base.records["items"][:10]
     assert len(out.records["highlights"]) <= 10
 
 
-def check_connection_test(out: SyncOutput, base: SyncOutput, source: Source) -> None:
+def check_connection_test(out: SyncOutput, base: SyncOutput, _source: Source) -> None:
     assert out.records["items"] == base.records["items"][:1]
     assert len(out.records["highlights"]) <= 1
 
 
-def check_batches(out: SyncOutput, base: SyncOutput, source: Source) -> None:
+def check_batches(out: SyncOutput, base: SyncOutput, _source: Source) -> None:
     assert not out.records
     assert streams_of(out, "BATCH") == STREAMS
     assert batch_rows(out, "items") == base.records["items"]
     assert batch_rows(out, "highlights") == base.records["highlights"]
 
 
-def check_parquet_batches(out: SyncOutput, base: SyncOutput, source: Source) -> None:
+def check_parquet_batches(out: SyncOutput, base: SyncOutput, _source: Source) -> None:
     # Parquet gives every row every column of its batch: compare the ids.
     assert not out.records
     assert streams_of(out, "BATCH") == STREAMS

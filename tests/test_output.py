@@ -25,11 +25,14 @@ CSV_EXPORT = FIXTURES / "export" / "pickpocket_ril_export_2020-08.html"
 
 
 def without_extraction_times(output: SyncOutput) -> list[dict[str, t.Any]]:
-    """The messages, less what differs between two runs of one sync: the moment
-    records were extracted and the signpost (this machine's clock at the start)."""
+    """The messages, less what differs between two runs of one sync.
+
+    That is the moment records were extracted and the signpost (this machine's clock at
+    the start).
+    """
     messages = []
-    for message in output.messages:
-        message = dict(message)
+    for original in output.messages:
+        message = dict(original)
         if message["type"] == "RECORD":
             assert message.pop("time_extracted").endswith("Z")
         if message["type"] == "STATE":
