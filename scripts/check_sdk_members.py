@@ -52,7 +52,9 @@ ALLOWED: dict[str, str] = {
     "Stream._finalize_state": CONFORMANCE,
     "Stream._sync_children": CONFORMANCE,
     # Stream.get_batches' own signature names these types; no public alias exists.
-    "singer_sdk.helpers._batch": "tests/test_export_batch.py::test_batch_files_hold_the_record_mode_rows",
+    "singer_sdk.helpers._batch": (
+        "tests/test_export_batch.py::test_batch_files_hold_the_record_mode_rows"
+    ),
 }
 
 

@@ -29,11 +29,11 @@ CLASSIFIER = re.compile(r"^Programming Language :: Python :: (3\.\d+)$")
 def claimed_versions(pyproject: Path = ROOT / "pyproject.toml") -> list[str]:
     """The ``3.X`` versions of pyproject's classifiers, oldest first."""
     if sys.version_info >= (3, 11):
-        import tomllib  # noqa: PLC0415 (3.11+ only; the 3.10 path reads the installed metadata)
+        import tomllib  # 3.11+ only; on 3.10 the installed metadata is read
 
         classifiers = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["classifiers"]
     else:  # pragma: no cover - the default environment of this repository is 3.11+
-        from importlib.metadata import metadata  # noqa: PLC0415
+        from importlib.metadata import metadata
 
         classifiers = metadata("tap-pocket").get_all("Classifier") or []
     versions = {m.group(1) for c in classifiers if (m := CLASSIFIER.match(c))}

@@ -26,14 +26,14 @@ SYNCED_KEYS = ("capabilities", "settings_group_validation", "settings")
 def tap_definition() -> dict[str, t.Any]:
     """The tap's Hub definition, computed now from ``tap-pocket --about``."""
     sys.path.insert(0, str(ROOT))
-    from hub.generate import about, definition  # noqa: PLC0415 (needs the root on sys.path)
+    from hub.generate import about, definition  # needs the root on sys.path
 
     return definition(about())
 
 
 def synced_text(text: str, generated: dict[str, t.Any]) -> str:
     """``text`` (meltano.yml) with the extractor's synced keys from ``generated``."""
-    from ruamel.yaml import YAML  # noqa: PLC0415 (dependency group meltano only)
+    from ruamel.yaml import YAML  # dependency group meltano only
 
     yaml = YAML()
     yaml.preserve_quotes = True

@@ -52,7 +52,7 @@ class DuckDBReader:
         self.path = path
 
     def query(self, sql: str) -> list[tuple[t.Any, ...]]:
-        import duckdb  # noqa: PLC0415 (group e2e: imported when a test runs, not collected)
+        import duckdb  # group e2e: imported when a test runs, not when collected
 
         with duckdb.connect(str(self.path), read_only=True) as connection:
             return connection.execute(sql).fetchall()
@@ -100,7 +100,7 @@ class PostgresReader:
         self.schema = schema
 
     def query(self, sql: str) -> list[tuple[t.Any, ...]]:
-        import psycopg  # noqa: PLC0415 (group e2e: imported when a test runs, not collected)
+        import psycopg  # group e2e: imported when a test runs, not when collected
 
         with psycopg.connect(self.url, options=f"-c search_path={self.schema}") as connection:
             return connection.execute(sql).fetchall()  # type: ignore[arg-type]
@@ -123,7 +123,7 @@ def _postgres_env(server: PostgresServer, database: str) -> dict[str, str]:
 
 
 def _create_database(server: PostgresServer, name: str) -> str:
-    import psycopg  # noqa: PLC0415 (group e2e: imported when a test runs, not collected)
+    import psycopg  # group e2e: imported when a test runs, not when collected
 
     with psycopg.connect(server.url(), autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]

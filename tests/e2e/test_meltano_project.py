@@ -29,7 +29,7 @@ def plugins(kind: str) -> dict[str, dict[str, t.Any]]:
 
 def test_extractor_matches_the_tap_about_output() -> None:
     sys.path.insert(0, str(REPO))
-    from hub.generate import about, definition  # noqa: PLC0415 (after the sys.path change)
+    from hub.generate import about, definition  # after the sys.path change
 
     info = about()
     generated = definition(info)
