@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import typing as t
-from collections import defaultdict
 
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from typing_extensions import override
@@ -25,7 +24,7 @@ class ItemsStream(DirectRecordsStream, PocketStream):
     """Saved items from ``POST /v3/get``, incremental on ``time_updated`` via ``since``.
 
     When ``highlights`` is selected, the same pages carry the annotations
-    (``annotations=1``), and each item's highlights go to the child stream in its child
+    (``annotations=1``), and each page's highlights go to the child stream in one child
     context, so no page is fetched twice.
     """
 
@@ -35,8 +34,8 @@ class ItemsStream(DirectRecordsStream, PocketStream):
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
-        #: The current page's highlights by item_id, until each item's row is out.
-        self._page_highlights: dict[str | None, list[Highlight]] = {}
+        #: The row of the current page that its highlights go out with, and the context.
+        self._page_children: tuple[t.Any, Context] | None = None
 
     @override
     def wants_highlights(self) -> bool:
@@ -59,25 +58,38 @@ class ItemsStream(DirectRecordsStream, PocketStream):
         return self._rows(context, _as_is)
 
     def _rows(self, context: Context | None, shape: Callable[[Item], t.Any]) -> Iterator[t.Any]:
+        kept_by_map = self.stream_maps[0].get_filter_result
         for page in self.pages(context):
-            highlights: defaultdict[str | None, list[Highlight]] = defaultdict(list)
-            for highlight in page.highlights:
-                highlights[highlight.item_id].append(highlight)
-            self._page_highlights = dict(highlights)
             observed_at = page.observed_at
-            for entry in page.entries:
-                yield shape(entry_row(entry, observed_at=observed_at))
+            rows = [shape(entry_row(entry, observed_at=observed_at)) for entry in page.entries]
+            if page.highlights:
+                # The SDK syncs a row's children only when the stream map keeps the row:
+                # the page's highlights go with its first kept row, and only those of the
+                # items the map keeps.
+                kept = [
+                    (row, item.item_id)
+                    for row, item in zip(rows, page.entries, strict=True)
+                    if kept_by_map(row)
+                ]
+                if kept:
+                    kept_ids = {item_id for _, item_id in kept}
+                    highlights = [h for h in page.highlights if h.item_id in kept_ids]
+                    self._page_children = (
+                        kept[0][0],
+                        {"offset": page.offset, "highlights": highlights},
+                    )
+            yield from rows
 
     @override
     def generate_child_contexts(
         self, record: dict[str, t.Any] | t.Any, context: Context | None
     ) -> Iterable[Context | None]:
-        item_id = record["item_id"] if isinstance(record, dict) else record.item_id
-        highlights = self._page_highlights.pop(item_id, None)
-        if highlights:
-            # The item's key, and its highlights: the child takes them out of the context
-            # (HighlightsStream.preprocess_context) before the SDK freezes and logs it.
-            yield {"item_id": item_id, "highlights": highlights}
+        children = self._page_children
+        if children is not None and record is children[0]:
+            self._page_children = None
+            # The page's offset, and its highlights: the child takes them out of the
+            # context (HighlightsStream.preprocess_context) before the SDK freezes and logs it.
+            yield children[1]
 
 
 def _as_is(row: Item) -> Item:
@@ -94,7 +106,7 @@ class HighlightsStream(DirectRecordsStream):
     name, primary_keys, replication_key, schema = HIGHLIGHTS
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
     parent_stream_type = ItemsStream
-    # One bookmark for the stream, not one per item.
+    # One bookmark for the stream, not one per page.
     state_partitioning_keys: t.ClassVar[list[str]] = []
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
