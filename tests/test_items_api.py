@@ -137,6 +137,33 @@ def test_highlights_come_from_the_same_responses(
         assert highlight["quote"]
 
 
+def test_an_items_filter_drops_exactly_the_highlights_of_the_items_it_drops(
+    account: Account, api_config: dict[str, t.Any]
+) -> None:
+    """The SDK syncs a parent row's children only when the stream map keeps the row."""
+    config = {**api_config, "stream_maps": {"items": {"__filter__": "status == 'unread'"}}}
+    output = run_tap(config)
+
+    kept = {row["item_id"] for row in output.records["items"]}
+    assert kept
+    assert all(row["status"] == "unread" for row in output.records["items"])
+    expected = {
+        a["annotation_id"]
+        for raw in account.live_items(annotations=True)
+        if raw["item_id"] in kept
+        for a in raw.get("annotations", [])
+    }
+    dropped = {
+        a["annotation_id"]
+        for raw in account.live_items(annotations=True)
+        if raw["item_id"] not in kept
+        for a in raw.get("annotations", [])
+    }
+    assert expected
+    assert dropped  # the account has highlights on items the filter drops, too
+    assert {h["highlight_id"] for h in output.records["highlights"]} == expected
+
+
 def test_highlights_alone_fetch_without_items(
     emulator: PocketEmulator, api_config: dict[str, t.Any]
 ) -> None:
