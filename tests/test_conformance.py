@@ -39,7 +39,7 @@ sets it) with and without ``emit_activate_version_messages``; INCREMENTAL withou
 with an input bookmark; child streams (every ``api`` cell); a dry run
 (``Tap.run_sync_dry_run``) and ``--test`` (``Tap.cb_test`` builds the tap from the
 config alone and calls ``run_connection_test``, which this calls in process so the spies
-see it); BATCH with jsonl (gzip, none) and parquet (skipped when pyarrow is missing).
+see it); BATCH with jsonl (gzip, none) and parquet.
 """
 
 from __future__ import annotations
@@ -48,7 +48,6 @@ import copy
 import difflib
 import gzip
 import hashlib
-import importlib.util
 import io
 import itertools
 import json
@@ -75,7 +74,6 @@ if t.TYPE_CHECKING:
 
 STREAMS = frozenset({"items", "highlights"})
 NONE: frozenset[str] = frozenset()
-HAS_PYARROW = importlib.util.find_spec("pyarrow") is not None
 
 
 @dataclass(frozen=True)
@@ -192,7 +190,7 @@ def batch_file_rows(url: str) -> list[dict[str, t.Any]]:
     """
     path = Path(url.removeprefix("file://"))
     if ".parquet" in path.name:
-        import pyarrow.parquet as pq  # only for the parquet case, skipped without it
+        import pyarrow.parquet as pq  # only for the parquet case
 
         return t.cast("list[dict[str, t.Any]]", pq.read_table(path).to_pylist())
     data = path.read_bytes()
@@ -597,14 +595,8 @@ CASES = [
     Case("test-flag", check_connection_test, connection_test=True, direct=NONE),
     Case("batch-jsonl-gzip", check_batches, batch=("jsonl", "gzip"), direct=NONE),
     Case("batch-jsonl-none", check_batches, batch=("jsonl", "none"), direct=NONE),
-    pytest.param(
-        Case("batch-parquet", check_parquet_batches, batch=("parquet", "none"), direct=NONE),
-        marks=pytest.mark.skipif(
-            not HAS_PYARROW,
-            reason="BATCH parquet needs pyarrow, which is not installed (singer-sdk[parquet])",
-        ),
-        id="batch-parquet",
-    ),
+    # pyarrow is a dependency (singer-sdk[parquet]): Parquet BATCH files work wherever the tap does.
+    Case("batch-parquet", check_parquet_batches, batch=("parquet", "none"), direct=NONE),
 ]
 
 
