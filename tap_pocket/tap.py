@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import logging
+import os
 import sys
 import typing as t
 
@@ -64,10 +66,27 @@ class TapPocket(Tap):
 
 
 def cli() -> None:
-    """``tap-pocket``: the Singer tap, or ``tap-pocket auth`` to obtain an access token."""
+    """``tap-pocket``: the Singer tap, or ``tap-pocket auth`` to obtain an access token.
+
+    A failure ends the run with its message on one line and exit status 1; the traceback
+    is shown only at DEBUG (``TAP_POCKET_LOGLEVEL=debug`` or ``LOGLEVEL=debug``).
+    """
     if sys.argv[1:2] == ["auth"]:
         from tap_pocket.auth import main
 
         main(sys.argv[2:])
-    else:
+        return
+    try:
         TapPocket.cli()
+    except Exception as exc:
+        if _debugging():
+            raise
+        message = str(exc).strip() or type(exc).__name__
+        logging.getLogger(TapPocket.name).error("%s", " ".join(message.split()))  # noqa: TRY400 - one line, no traceback
+        sys.exit(1)
+
+
+def _debugging() -> bool:
+    """Whether the tap logs at DEBUG, as the SDK reads its log level from the environment."""
+    level = os.environ.get("TAP_POCKET_LOGLEVEL") or os.environ.get("LOGLEVEL") or ""
+    return level.strip().upper() == "DEBUG"

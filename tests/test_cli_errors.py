@@ -1,0 +1,37 @@
+"""A failed run ends with its message on one line and exit status 1, a traceback only at DEBUG."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .conftest import run_cli
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def test_a_failure_is_one_clear_line_without_a_traceback(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere" / "pocket.zip"
+    result = run_cli(
+        config={"export_path": str(missing)}, tmp_path=tmp_path, env={"LOGLEVEL": "info"}
+    )
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if f"{missing}: not found" in line]
+    assert len(errors) == 1
+    assert "export_path" in errors[0]
+    assert not result.stdout
+
+
+def test_at_debug_the_traceback_is_shown(tmp_path: Path) -> None:
+    missing = tmp_path / "pocket.zip"
+    result = run_cli(
+        config={"export_path": str(missing)},
+        tmp_path=tmp_path,
+        env={"TAP_POCKET_LOGLEVEL": "debug"},
+    )
+
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr
+    assert "ExportError" in result.stderr
