@@ -21,7 +21,7 @@ def test_a_failure_is_one_clear_line_without_a_traceback(tmp_path: Path) -> None
     errors = [line for line in result.stderr.splitlines() if f"{missing}: not found" in line]
     assert len(errors) == 1
     assert "export_path" in errors[0]
-    assert not result.stdout
+    assert not result.output.records
 
 
 def test_at_debug_the_traceback_is_shown(tmp_path: Path) -> None:
