@@ -8,8 +8,10 @@ import os
 import sys
 import typing as t
 
+import click
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.plugin_base import SingerCommand
 from typing_extensions import override
 
 from tap_pocket.output import BufferedMsgSpecWriter
@@ -64,6 +66,50 @@ class TapPocket(Tap):
 
         return [ItemsStream(self), HighlightsStream(self)]
 
+    @override
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        """The SDK's tap command, as a group with the ``auth`` subcommand.
+
+        ``tap-pocket [--config ... --catalog ...]`` runs the tap exactly as the SDK's
+        command does; ``tap-pocket auth ...`` runs the OAuth flow instead (and is what
+        the ``auth`` command of the Meltano plugin invokes).
+        """
+        command = super().get_singer_command()
+        tap_invoke = command.callback
+        assert tap_invoke is not None  # noqa: S101 - the SDK command always has one
+
+        def invoke(**kwargs: t.Any) -> t.Any:
+            if click.get_current_context().invoked_subcommand:
+                return None  # `tap-pocket auth`: the subcommand alone runs
+            return tap_invoke(**kwargs)
+
+        return TapCommand(
+            name=command.name,
+            callback=invoke,
+            params=command.params,
+            help=command.help,
+            context_settings=command.context_settings,
+            logger=cls.logger,
+            invoke_without_command=True,
+        )
+
+
+class TapCommand(SingerCommand, click.Group):
+    """The SDK's Singer command with subcommands; ``auth`` is imported only when used."""
+
+    @override
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return ["auth"]
+
+    @override
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name != "auth":
+            return None
+        from tap_pocket.auth import auth_command
+
+        return auth_command
+
 
 def cli() -> None:
     """``tap-pocket``: the Singer tap, or ``tap-pocket auth`` to obtain an access token.
@@ -71,11 +117,6 @@ def cli() -> None:
     A failure ends the run with its message on one line and exit status 1; the traceback
     is shown only at DEBUG (``TAP_POCKET_LOGLEVEL=debug`` or ``LOGLEVEL=debug``).
     """
-    if sys.argv[1:2] == ["auth"]:
-        from tap_pocket.auth import main
-
-        main(sys.argv[2:])
-        return
     try:
         TapPocket.cli()
     except Exception as exc:
