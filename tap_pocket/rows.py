@@ -193,6 +193,41 @@ class Highlight(msgspec.Struct, gc=False):
     created_at: Moment = None
 
 
+class Page(msgspec.Struct, gc=False):
+    """One fetched link: a row of ``pages`` (what the item's URL answers today)."""
+
+    item_id: Annotated[str, Meta(description="The item whose URL was fetched (joins to items)")]
+    url: Annotated[Text, Meta(description="The URL requested: the item's given URL")] = None
+    final_url: Annotated[Text, Meta(description="The URL after redirects")] = None
+    http_status: Annotated[
+        Integer, Meta(description="The final HTTP status; null when no HTTP answer came")
+    ] = None
+    content_type: Annotated[Text, Meta(description="Media type of the final answer")] = None
+    title: Text = None
+    excerpt: Text = None
+    lang: Text = None
+    word_count: Annotated[Integer, Meta(description="Words of the main text")] = None
+    authors: list[str] | None = None
+    published_at: Moment = None
+    top_image_url: Text = None
+    site_name: Text = None
+    text: Annotated[Text, Meta(description="The page's main text, without boilerplate")] = None
+    archived_url: Annotated[
+        Text,
+        Meta(description="For a dead link: the closest Internet Archive snapshot to time_added"),
+    ] = None
+    fetched_at: Annotated[Moment, Meta(description="When the answer came (replication key)")] = None
+    error: Annotated[
+        str | None,
+        Meta(
+            description=(
+                "Null on success, else timeout, dns, tls, connection, http_error, too_large, "
+                "not_html, private_address, robots or too_many_redirects"
+            )
+        ),
+    ] = None
+
+
 Row = Item | Highlight
 
 #: Every column of ``items`` and of ``highlights``, in schema order.
@@ -279,6 +314,7 @@ def _singer_type(kind: msgspec.inspect.Type, extra: dict[str, t.Any]) -> t.Any:
 
 ITEM_SCHEMA = singer_schema(Item)
 HIGHLIGHT_SCHEMA = singer_schema(Highlight)
+PAGE_SCHEMA = singer_schema(Page)
 
 
 class StreamShape(t.NamedTuple):
@@ -296,3 +332,4 @@ class StreamShape(t.NamedTuple):
 
 ITEMS = StreamShape("items", ["item_id"], "time_updated", ITEM_SCHEMA)
 HIGHLIGHTS = StreamShape("highlights", ["highlight_id"], "created_at", HIGHLIGHT_SCHEMA)
+PAGES = StreamShape("pages", ["item_id"], "fetched_at", PAGE_SCHEMA)
