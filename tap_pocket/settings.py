@@ -176,6 +176,81 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
             "and counted at the end) instead of stopping at the first one."
         ),
     ),
+    th.Property(
+        "fetch_concurrency",
+        th.IntegerType(minimum=1, maximum=256),
+        default=16,
+        title="Fetch concurrency",
+        description=(
+            "pages stream: links fetched at once (at most 2 at a time from any one host)."
+        ),
+    ),
+    th.Property(
+        "fetch_timeout_seconds",
+        th.NumberType(minimum=0.1),
+        default=20,
+        title="Fetch timeout",
+        description=(
+            "pages stream: seconds one link may take in all (DNS, connect, redirects, "
+            "body); past it the row has error `timeout`."
+        ),
+    ),
+    th.Property(
+        "fetch_max_bytes",
+        th.IntegerType(minimum=1024),
+        default=5_000_000,
+        title="Fetch max bytes",
+        description=(
+            "pages stream: bytes read of one answer; the rest is not read and the row has "
+            "error `too_large` (with what the part read says)."
+        ),
+    ),
+    th.Property(
+        "fetch_respect_robots",
+        th.BooleanType,
+        default=True,
+        title="Respect robots.txt",
+        description="pages stream: do not fetch what a site's robots.txt disallows (`robots`).",
+    ),
+    th.Property(
+        "fetch_private_addresses",
+        th.BooleanType,
+        default=False,
+        title="Fetch private addresses",
+        description=(
+            "pages stream: also fetch links that resolve to loopback, private, link-local, "
+            "multicast or reserved addresses (refused by default: `private_address`)."
+        ),
+    ),
+    th.Property(
+        "fetch_cache_path",
+        th.StringType(min_length=1),
+        title="Fetch cache path",
+        description=(
+            "pages stream: the SQLite file of fetched pages. Default: pages.sqlite3 in "
+            "the user's cache directory for tap-pocket."
+        ),
+    ),
+    th.Property(
+        "fetch_refresh_days",
+        th.NumberType(minimum=0),
+        default=30,
+        title="Fetch refresh days",
+        description=(
+            "pages stream: a link fetched within this many days is emitted from the cache "
+            "without a request; 0 fetches every link again."
+        ),
+    ),
+    th.Property(
+        "wayback_api_url",
+        th.StringType,
+        default="https://archive.org/wayback/available",
+        title="Wayback availability API URL",
+        description=(
+            "pages stream: the Internet Archive availability API asked for a dead link's "
+            "closest snapshot; empty disables the lookups."
+        ),
+    ),
 ).to_dict()
 # The SDK's own setting for the activate-version capability the tap advertises: the SDK
 # reads it but, unlike its stream-map, flattening and batch settings, does not list it in
