@@ -52,6 +52,10 @@ class Faults:
     user_limit_window: float = 3600.0
     mutate_after_request: int = 0
     mutation: t.Callable[[Account], t.Any] | None = field(default=None, repr=False)
+    offset_ignored: bool = False
+    redirect_location: str | None = None
+    redirect_status: int = 307
+    proxy_status: int | None = None
 
     @_Builder
     def fail_first(
@@ -106,6 +110,28 @@ class Faults:
         This changes the account in the middle of a sync.
         """
         self.mutate_after_request, self.mutation = _positive(k), fn
+
+    @_Builder
+    def ignore_offset(self) -> None:
+        """Serve ``/v3/get`` as if every request asked for offset 0: the same page forever."""
+        self.offset_ignored = True
+
+    @_Builder
+    def redirect(self, location: str, status: int = 307) -> None:
+        """Answer every request, OAuth included, with ``status`` and a ``Location`` header.
+
+        ``location`` is a base URL (``http://127.0.0.1:9999``): the request's own path is
+        appended, as a server moved to another host would redirect.
+        """
+        self.redirect_location, self.redirect_status = location.rstrip("/"), status
+
+    @_Builder
+    def proxy_error(self, status: int = 400) -> None:
+        """Answer ``/v3/get`` with ``status`` and an HTML page, without X-Error headers.
+
+        What a proxy or load balancer in front of Pocket sends, not Pocket's own API.
+        """
+        self.proxy_status = status
 
     # ------------------------------------------------------------------ decisions
 

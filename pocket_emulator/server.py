@@ -57,6 +57,12 @@ MAINTENANCE_PAGE = (
     b"</body></html>"
 )
 
+#: What ``Faults.proxy_error`` serves: a proxy's own error page, with no X-Error headers.
+PROXY_ERROR_PAGE = (
+    b"<html><head><title>400 Bad Request</title></head><body>"
+    b"<center><h1>400 Bad Request</h1></center><hr><center>nginx</center></body></html>"
+)
+
 
 class RecordedRequest(t.NamedTuple):
     """One request as the emulator saw it.
@@ -180,6 +186,13 @@ class PocketEmulator:
             ),
             "/auth/authorize": (("GET",), lambda: self.oauth.user_authorizes(params)),
         }
+        faults = self.faults
+        if faults.redirect_location is not None:
+            return Reply(
+                faults.redirect_status,
+                status_line_body(faults.redirect_status),
+                headers={"Location": faults.redirect_location + target},
+            )
         route = routes.get(path.rstrip("/") or "/")
         if route is None:
             return Reply(404, status_line_body(404))
@@ -213,7 +226,7 @@ class PocketEmulator:
             reply.after = lambda: self._mutate(faults, settled)
         return reply
 
-    def _get_reply(
+    def _get_reply(  # noqa: PLR0911 - one answer per fault
         self, params: dict[str, t.Any], locations: dict[str, str], faults: Faults, number: int
     ) -> Reply:
         if faults.resets(number):
@@ -223,10 +236,14 @@ class PocketEmulator:
             return reply.with_headers(self._key_window.headers("X-Limit-Key"))
         if faults.sends_html(number):
             return Reply(200, MAINTENANCE_PAGE, HTML, self._key_window.headers("X-Limit-Key"))
+        if faults.proxy_status is not None:
+            return Reply(faults.proxy_status, PROXY_ERROR_PAGE, HTML)
         user_window = self._authenticate(params)
         if isinstance(user_window, Reply):
             return user_window
         limits = self._key_window.headers("X-Limit-Key") | user_window.headers("X-Limit-User")
+        if faults.offset_ignored:
+            params = {**params, "offset": 0}
         try:
             request = parse_get_request(params, locations)
         except ParameterError as error:

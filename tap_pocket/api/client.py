@@ -9,8 +9,10 @@ import typing as t
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
+from urllib.parse import urljoin, urlsplit
 
 import backoff
+import requests
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.pagination import OffsetPaginator
@@ -23,7 +25,6 @@ from tap_pocket.settings import setting
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    import requests
     from backoff.types import Details
     from singer_sdk.helpers.types import Context, RequestFunc
     from singer_sdk.streams.rest import HTTPRequest
@@ -61,13 +62,21 @@ class PocketApiError(FatalAPIError):
         self.error_code = error_code
         self.error = error
         hint = ERROR_HINTS.get(error_code or "")
-        if hint is None and status == HTTPStatus.BAD_REQUEST:
+        from_pocket = bool(error_code or error)
+        if hint is None and status == HTTPStatus.BAD_REQUEST and from_pocket:
             hint = "a request parameter was rejected: check the filter settings"
         message = f"Pocket API error on POST {path}: HTTP {status}"
         if error_code:
             message += f", X-Error-Code {error_code}"
         if error:
             message += f": {error}"
+        if not from_pocket:
+            # Pocket's API names its errors in X-Error/X-Error-Code; an answer without
+            # them came from something in between (a proxy, a CDN, a captive portal).
+            message += (
+                " without Pocket's X-Error headers: the answer did not come from Pocket's "
+                "API (a proxy or gateway in between?); check api_url and the network"
+            )
         if hint:
             message += f" (hint: {hint})"
         super().__init__(message)
@@ -77,19 +86,101 @@ class PocketRateLimitError(FatalAPIError):
     """Pocket's rate limit is used up for longer than the ``max_wait`` setting allows."""
 
 
+class PocketRedirectError(FatalAPIError):
+    """The API answered with a redirect, which the tap never follows.
+
+    Its requests carry the consumer key and access token in the body: following a
+    redirect could re-send them to whatever origin the ``Location`` names.
+    """
+
+
+class NoProgressError(FatalAPIError):
+    """The server keeps answering pages that do not advance through the list."""
+
+
+def origin(url: str) -> str:
+    """``scheme://host:port`` of ``url``, the port always shown (default ports included)."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is None:
+        port = {"http": 80, "https": 443}.get(parts.scheme)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}:{port}" if port is not None else f"{parts.scheme}://{host}"
+
+
+def redirect_problem(status: int, request_url: str, location: str | None, path: str) -> str:
+    """The message for a redirect answer to a credentialed request (never followed)."""
+    here = origin(request_url)
+    if not location:
+        return f"HTTP {status} from {here} for POST {path}: a redirect without a Location"
+    moved_to = urljoin(request_url, location)
+    target = origin(moved_to)
+    if target != here:
+        return (
+            f"HTTP {status} from {here} redirects POST {path} to another origin, {target}; "
+            "not followed: the request carries the consumer key and access token, which are "
+            f"only ever sent to api_url's origin ({here}). If the API moved, set api_url to "
+            "its new address"
+        )
+    return (
+        f"HTTP {status} from {here} redirects POST {path} to {urlsplit(moved_to).path!r} "
+        "on the same origin; redirects are not followed: set api_url to the address the "
+        "API answers on"
+    )
+
+
 class PocketPaginator(OffsetPaginator):
     """Offsets advance by the entries Pocket actually returned, not by ``count``.
 
     Servers cap ``count`` below what was asked (the documented maximum was 30), and
     advancing by the page size would then skip items. Done after the first empty page.
+
+    A page makes no progress when it holds only the ids of the page before it (a server
+    that ignores ``offset``), or when it starts at or past the ``total`` the server
+    reported (Pocket ends the list with an empty page there). After
+    :data:`MAX_PAGES_WITHOUT_PROGRESS` such pages in a row the sync stops with
+    :class:`NoProgressError` instead of looping.
     """
+
+    #: Pages in a row without progress before the sync stops.
+    MAX_PAGES_WITHOUT_PROGRESS = 3
 
     def __init__(self, start_value: int, page_size: int) -> None:
         super().__init__(start_value=start_value, page_size=page_size)
         self._page: Page | None = None
+        self._previous_ids: frozenset[str] = frozenset()
+        #: The pages without progress since the last page that made some.
+        self.stalled = 0
+        #: Whether the last page held only ids of the page before it.
+        self.repeated = False
 
     def advance_past(self, page: Page) -> None:
-        """Move on from ``page`` (the SDK's ``advance``, fed the page decoded once)."""
+        """Move on from ``page`` (the SDK's ``advance``, fed the page decoded once).
+
+        Raises :class:`NoProgressError` after too many pages without progress.
+        """
+        ids = frozenset(entry.item_id for entry in page.entries)
+        past_total = page.total is not None and page.offset >= page.total
+        self.repeated = bool(page.entries) and ids <= self._previous_ids
+        if self.repeated or (page.entries and past_total):
+            self.stalled += 1
+            if self.stalled >= self.MAX_PAGES_WITHOUT_PROGRESS:
+                msg = (
+                    f"The API server is not advancing through the list: {self.stalled} pages "
+                    f"in a row (the last at offset {page.offset}, {len(page.entries)} "
+                    f"entries, total {page.total}) repeated the previous page's items or "
+                    "lay past the total it reported. Stopping instead of reading the same "
+                    "items forever; the server (or a proxy) probably ignores `offset`"
+                )
+                raise NoProgressError(msg)
+        else:
+            self.stalled = 0
+        self._previous_ids = ids
         self._page = page
         self.advance(t.cast("requests.Response", None))
 
@@ -189,13 +280,23 @@ class PocketStream(RESTStream[int]):
                     return _Prefetch(lambda: self.fetch_page(request, context, offset))
 
                 ahead: _Prefetch | None = request_next()
+                #: Pages without progress, held back until a page shows the list goes on.
+                held: list[Page] = []
                 while ahead is not None:
                     page = ahead.result()
                     request_counter.increment()
                     if self._first_server_time is None:
                         self._first_server_time = page.server_time or datetime.now(timezone.utc)
                     paginator.advance_past(page)
+                    if paginator.stalled:
+                        # Kept for when the list goes on (then they were real pages), but
+                        # a repeat of the page before holds nothing new.
+                        if not paginator.repeated:
+                            held.append(page)
+                        ahead = request_next()
+                        continue
                     if paginator.finished:
+                        yield from held
                         break
                     if not signpost_written:
                         self.state_manager.write_replication_key_signpost(
@@ -205,6 +306,8 @@ class PocketStream(RESTStream[int]):
                     # While a rate limit is used up, wait (in this thread) for this page to
                     # be out before asking for the next one.
                     ahead = None if self._rate_limited else request_next()
+                    yield from held
+                    held.clear()
                     yield page
                     resume_at = paginator.current_value
                     ahead = ahead or request_next()
@@ -234,7 +337,18 @@ class PocketStream(RESTStream[int]):
         """
 
         def attempt(request: requests.PreparedRequest, context: Context | None) -> Page:
-            response = self.requests_session.send(request, timeout=self.timeout)
+            try:
+                # Never follow a redirect: see PocketRedirectError.
+                response = self.requests_session.send(
+                    request, timeout=self.timeout, allow_redirects=False
+                )
+            except requests.Timeout as exc:
+                msg = (
+                    f"No answer from POST {self.path} within request_timeout "
+                    f"({self.timeout} s): {type(exc).__name__}. Raise the request_timeout "
+                    "setting if the server is slow"
+                )
+                raise RetriableAPIError(msg) from exc
             self.validate_response(response)
             self.update_sync_costs(request, response, context)
             try:
@@ -424,6 +538,12 @@ class PocketStream(RESTStream[int]):
     def validate_response(self, response: requests.Response) -> None:
         """Pocket's own signals first (rate limits, X-Error), then the SDK's checks."""
         status = response.status_code
+        if HTTPStatus.MULTIPLE_CHOICES <= status < HTTPStatus.BAD_REQUEST:
+            raise PocketRedirectError(
+                redirect_problem(
+                    status, str(response.request.url), response.headers.get("Location"), self.path
+                )
+            )
         limit = rate_limit_wait(response.headers)
         if status == HTTPStatus.FORBIDDEN and limit is not None:
             # Wait (or stop) now: the retry goes straight back to Pocket.

@@ -115,12 +115,15 @@ def _tag_name(name: str, tag: t.Any) -> str:
 
 
 def _tags(value: t.Any) -> list[str]:
-    """Tags keyed by name ``{name: {item_id, tag}}`` (or a list) to sorted names."""
+    """Tags keyed by name ``{name: {item_id, tag}}`` (or a list) to sorted, unique names.
+
+    A list can name a tag twice (``["recipe", "recipe"]``); an item has each tag once.
+    """
     if isinstance(value, dict):
-        return sorted(_tag_name(name, tag) for name, tag in value.items())
+        return sorted({_tag_name(name, tag) for name, tag in value.items()})
     if isinstance(value, list):
         return sorted(
-            str(entry.get("tag")) if isinstance(entry, dict) else str(entry) for entry in value
+            {str(entry.get("tag")) if isinstance(entry, dict) else str(entry) for entry in value}
         )
     return []
 
