@@ -15,7 +15,12 @@ from singer_sdk.plugin_base import SingerCommand
 from typing_extensions import override
 
 from tap_pocket.output import BufferedMsgSpecWriter
-from tap_pocket.settings import SETTINGS_SCHEMA, setting, settings_errors
+from tap_pocket.settings import (
+    SETTINGS_SCHEMA,
+    setting,
+    settings_errors,
+    without_secret_values,
+)
 
 if t.TYPE_CHECKING:
     from singer_sdk import Stream
@@ -34,7 +39,13 @@ class TapPocket(Tap):
     config_jsonschema = copy.deepcopy(SETTINGS_SCHEMA)
 
     def __init__(self, *args: t.Any, validate_config: bool = True, **kwargs: t.Any) -> None:
-        super().__init__(*args, validate_config=validate_config, **kwargs)
+        try:
+            super().__init__(*args, validate_config=validate_config, **kwargs)
+        except ConfigValidationError as exc:
+            # The SDK's messages quote the rejected values, secrets' included.
+            raise ConfigValidationError(
+                str(exc), errors=without_secret_values(exc.errors, self.config), schema=exc.schema
+            ) from None
         if validate_config:
             errors = settings_errors(self.config)
             if errors:
@@ -51,6 +62,10 @@ class TapPocket(Tap):
     def discover_streams(self) -> list[Stream]:
         if self.export_mode:
             from tap_pocket.export import ExportReader
+            from tap_pocket.export.detect import detect_kind
+
+            # A missing or unreadable export stops the run here, before any message.
+            detect_kind(self.config["export_path"])
             from tap_pocket.export.streams import ExportHighlightsStream, ExportItemsStream
 
             reader = ExportReader(
