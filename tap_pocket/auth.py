@@ -18,13 +18,13 @@ import typing as t
 import webbrowser
 from http import HTTPStatus
 from pathlib import Path
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import click
 import requests
 from typing_extensions import Self, override
 
-from tap_pocket.settings import DEFAULT_API_URL, api_url_error
+from tap_pocket.settings import DEFAULT_API_URL, api_url_error, origin
 
 #: What Pocket's OAuth X-Error-Codes mean for the person running the command.
 OAUTH_HINTS = {
@@ -57,10 +57,21 @@ def oauth_error(step: str, response: requests.Response) -> OAuthError:
     return OAuthError(message)
 
 
-def parse_oauth_reply(response: requests.Response) -> dict[str, str]:
-    """Pocket replies form-encoded unless asked for JSON; accept both."""
+def parse_oauth_reply(response: requests.Response, step: str = "OAuth") -> dict[str, str]:
+    """Pocket replies form-encoded unless asked for JSON; accept both.
+
+    Raises :class:`OAuthError` for a JSON reply that is not a JSON object.
+    """
     if "json" in response.headers.get("Content-Type", ""):
-        body = response.json()
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise OAuthError(
+                f"{step} failed: HTTP {response.status_code} with a reply that is not a JSON "
+                f"object (Content-Type {response.headers.get('Content-Type')!r})"
+            )
         return {str(k): str(v) for k, v in body.items() if v is not None}
     return {k: v[0] for k, v in parse_qs(response.text, keep_blank_values=True).items()}
 
@@ -78,14 +89,39 @@ def post_oauth(
                 "Content-Type": "application/json; charset=UTF-8",
             },
             timeout=timeout,
+            # The body carries the consumer key: a redirect is never followed (it could
+            # re-send the key to another origin), see redirect_error.
+            allow_redirects=False,
         )
     except requests.RequestException as exc:
         raise OAuthError(
             f"{step} failed: could not reach {api_url}: {type(exc).__name__}"
         ) from None
+    if HTTPStatus.MULTIPLE_CHOICES <= response.status_code < HTTPStatus.BAD_REQUEST:
+        raise redirect_error(step, response)
     if response.status_code != HTTPStatus.OK:
         raise oauth_error(step, response)
-    return parse_oauth_reply(response)
+    return parse_oauth_reply(response, step)
+
+
+def redirect_error(step: str, response: requests.Response) -> OAuthError:
+    """The error for a redirect answer to an OAuth step: it names both origins."""
+    here = origin(str(response.request.url))
+    location = response.headers.get("Location")
+    if not location:
+        return OAuthError(f"{step} failed: HTTP {response.status_code} redirect without Location")
+    target = origin(urljoin(str(response.request.url), location))
+    if target != here:
+        return OAuthError(
+            f"{step} failed: HTTP {response.status_code} from {here} redirects to another "
+            f"origin, {target}; not followed: the consumer key is only ever sent to "
+            f"--api-url's origin ({here}). If the API moved, pass its new address as --api-url"
+        )
+    return OAuthError(
+        f"{step} failed: HTTP {response.status_code} from {here} redirects to "
+        f"{urlsplit(urljoin(str(response.request.url), location)).path!r} on the same origin; "
+        "redirects are not followed: pass the address the API answers on as --api-url"
+    )
 
 
 class RedirectListener:
@@ -146,8 +182,35 @@ def authorize_url(api_url: str, request_token: str, redirect_uri: str) -> str:
     return f"{api_url}/auth/authorize?{query}"
 
 
+class EnvFileError(click.ClickException):
+    """The env file could not be written (the token was printed already)."""
+
+    exit_code = 1
+
+
 def write_env_file(path: Path, values: dict[str, str]) -> None:
-    """Set ``values`` in a dotenv file, keeping its other lines, readable by the owner only."""
+    """Set ``values`` in a dotenv file, keeping its other lines, readable by the owner only.
+
+    Raises :class:`EnvFileError`, naming the file and why, if it cannot be read or written.
+    """
+    try:
+        _write_env_file(path, values)
+    except UnicodeDecodeError as exc:
+        msg = (
+            f"{path} was not written: it is not UTF-8 text (byte {exc.start}), so its "
+            "other lines could not be kept. Save the values above by hand or choose another file"
+        )
+        raise EnvFileError(msg) from None
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        msg = (
+            f"{path} was not written: {reason}. Save the values above by hand or choose "
+            "another file"
+        )
+        raise EnvFileError(msg) from None
+
+
+def _write_env_file(path: Path, values: dict[str, str]) -> None:
     lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
     kept = [
         line

@@ -311,6 +311,69 @@ def settings_errors(config: Mapping[str, Any]) -> list[str]:
     return errors
 
 
+#: The settings marked secret: their values never appear in a message.
+SECRET_SETTINGS: tuple[str, ...] = tuple(
+    name for name, prop in SETTINGS_SCHEMA["properties"].items() if prop.get("secret")
+)
+
+#: Shorter secret texts are not searched for in messages (they would match anything).
+_SHORTEST_SECRET_TEXT = 4
+_JSON_TYPES = ((bool, "boolean"), (int, "number"), (float, "number"), (list, "array"))
+
+
+def secret_type_errors(config: Mapping[str, Any]) -> list[str]:
+    """A secret setting that is not a string, named with its JSON type but not its value."""
+    errors = []
+    for name in SECRET_SETTINGS:
+        value = config.get(name)
+        if value is None or isinstance(value, str):
+            continue
+        kind = next((kind for cls, kind in _JSON_TYPES if isinstance(value, cls)), "object")
+        errors.append(
+            f"{name} must be a string, got a JSON {kind} (a secret: its value is not shown)"
+        )
+    return errors
+
+
+def without_secret_values(errors: list[str], config: Mapping[str, Any]) -> list[str]:
+    """``errors`` (the SDK's schema validation messages) with no secret value in them.
+
+    jsonschema messages quote the rejected value (``['at-x'] is not of type 'string' in
+    config['access_token']``): each about a secret setting is replaced by one naming the
+    setting only, and any other that quotes a secret's text is dropped.
+    """
+    secret_texts = [
+        text
+        for name in SECRET_SETTINGS
+        for text in _texts(config.get(name))
+        if len(text) >= _SHORTEST_SECRET_TEXT
+    ]
+    named = secret_type_errors(config)
+    kept = []
+    for error in errors:
+        about = [name for name in SECRET_SETTINGS if f"config[{name!r}]" in error]
+        if about or any(text in error for text in secret_texts):
+            for name in about:
+                if not any(message.startswith(f"{name} ") for message in named):
+                    named.append(f"{name} is not valid (a secret: its value is not shown)")
+            continue
+        kept.append(error)
+    return named + kept
+
+
+def _texts(value: Any) -> list[str]:
+    """The strings inside a JSON value, and its own text."""
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        inner = [text for key, item in value.items() for text in (str(key), *_texts(item))]
+    elif isinstance(value, list):
+        inner = [text for item in value for text in _texts(item)]
+    else:
+        inner = []
+    return [str(value), *inner]
+
+
 def api_url_error(api_url: str) -> str | None:
     """Why ``api_url`` is unacceptable, or None: credentials must not cross the network in clear."""
     try:
@@ -328,6 +391,21 @@ def api_url_error(api_url: str) -> str | None:
             "plain http is allowed only for loopback hosts (127.0.0.1, ::1, localhost)."
         )
     return None
+
+
+def origin(url: str) -> str:
+    """``scheme://host:port`` of ``url``, the port always shown: where credentials may go."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is None:
+        port = {"http": 80, "https": 443}.get(parts.scheme)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}" if port is None else f"{parts.scheme}://{host}:{port}"
 
 
 def _parse_datetime(value: str) -> datetime | None:

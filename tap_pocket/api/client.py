@@ -20,7 +20,7 @@ from singer_sdk.streams.rest import PageContext
 from typing_extensions import override
 
 from tap_pocket.api.page import NotAPageError, Page, decode_page
-from tap_pocket.settings import setting
+from tap_pocket.settings import origin, setting
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -96,21 +96,6 @@ class PocketRedirectError(FatalAPIError):
 
 class NoProgressError(FatalAPIError):
     """The server keeps answering pages that do not advance through the list."""
-
-
-def origin(url: str) -> str:
-    """``scheme://host:port`` of ``url``, the port always shown (default ports included)."""
-    parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    if port is None:
-        port = {"http": 80, "https": 443}.get(parts.scheme)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{parts.scheme}://{host}:{port}" if port is not None else f"{parts.scheme}://{host}"
 
 
 def redirect_problem(status: int, request_url: str, location: str | None, path: str) -> str:
