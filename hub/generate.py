@@ -2,7 +2,16 @@
 
 The Hub entry (``hub/tap-pocket.yml``) must say exactly what the tap reports, so it is
 generated, never edited by hand: ``uv run python hub/generate.py``. A test checks that
-the committed file is current.
+the committed file is current, and ``tests/test_hub.py`` runs the Hub's own validators
+(copies in ``hub/validation/``) on it.
+
+The rules are those of hub-utils, the tool the Meltano Hub uses to write SDK taps'
+definitions (https://github.com/meltano/hub-utils, ``hub_utils/meltano_util.py``,
+``MeltanoUtil._parse_sdk_about_settings`` and the helpers it calls, and
+``hub_utils/yaml_lint.py`` ``fix_yaml``/``fix_arrays``, at commit 70a447b). hub-utils
+is not a package we can install (it is not on PyPI), so they are restated here, one
+function per rule, each naming the hub-utils function it follows. Where this file departs
+from hub-utils it says so and why.
 """
 
 from __future__ import annotations
@@ -20,20 +29,43 @@ DEFINITION = HERE / "tap-pocket.yml"
 
 # What the Hub shows that the tap itself cannot know.
 HUB_FIELDS: dict[str, t.Any] = {
+    # A separate plugin name, not a variant of the Hub's `tap-getpocket`: README "With
+    # Meltano" gives the reasons.
     "name": "tap-pocket",
     "namespace": "tap_pocket",
+    # hub-utils names the variant after the repository's owner
+    # (`_get_plugin_variant`: repo_url.split("/")[-2].lower()).
     "variant": "tap-pocket",
     "label": "Pocket",
-    "description": "Your saved Pocket library: items, tags, authors, images and highlights",
-    "logo_url": "/assets/logos/extractors/pocket.png",
-    "domain_url": "https://getpocket.com",
+    "description": "Your saved Pocket library from Pocket's export files or its v3 API",
+    # The Hub's Pocket logo (static/assets/logos/extractors/getpocket.svg in meltano/hub).
+    "logo_url": "/assets/logos/extractors/getpocket.svg",
+    "domain_url": "https://getpocket.com/",
     "pip_url": "tap-pocket",
     "repo": "https://github.com/tap-pocket/tap-pocket",
     "executable": "tap-pocket",
     "maintenance_status": "active",
+    # hub-utils writes "unknown" for a new variant; the Hub's maintainers rate it later
+    # (https://docs.meltano.com/contribute/connectors#connector-quality).
+    "quality": "unknown",
     "keywords": ["meltano_sdk", "pocket", "read-it-later", "bookmarks", "export"],
     "settings_group_validation": [["consumer_key", "access_token"], ["export_path"]],
+    # As in meltano.yml: `meltano invoke tap-pocket:auth` runs `tap-pocket auth`.
+    "commands": {
+        "auth": {
+            "args": "auth",
+            "description": "Obtain a Pocket access token (Pocket's OAuth flow in the browser).",
+        },
+    },
 }
+
+# The SDK's stream-map settings are free-form objects: the Hub lists `stream_maps` as one
+# setting of kind object for SDK taps (e.g. meltano/hub
+# _data/meltano/extractors/tap-getpocket/edgarrmondragon.yml), not as its `__else__` key.
+OPAQUE_OBJECTS = frozenset({"stream_maps", "stream_map_config"})
+
+# hub-utils `_parse_kind`: a string setting whose name contains one of these is a password.
+PASSWORD_HINTS = ("password", "id", "token", "key", "secret")
 
 
 def about() -> dict[str, t.Any]:
@@ -44,78 +76,142 @@ def about() -> dict[str, t.Any]:
         text=True,
         check=True,
     ).stdout
-    return json.loads(output)
+    return dict(json.loads(output))
 
 
-def _types(schema: dict[str, t.Any]) -> set[str]:
-    declared = schema.get("type", [])
-    return {declared} if isinstance(declared, str) else set(declared)
+def get_label(name: str) -> str:
+    """hub-utils ``MeltanoUtil._get_label``: words title-cased, known acronyms upper-cased."""
+    replacements = (
+        ("Aws", "AWS"),
+        ("Url", "URL"),
+        ("Id", "ID"),
+        ("Db", "Database"),
+        ("Api", "API"),
+        ("Oauth", "OAuth"),
+        ("Ssh", "SSH"),
+        ("Ssl", "SSL"),
+        ("Gzip", "GZIP"),
+        ("Jsonl", "JSONL"),
+        ("Sqlalchemy", "SQLAlchemy"),
+    )
+    words = []
+    for word in name.replace("_", " ").replace("-", " ").replace(".", " ").split(" "):
+        label_word = word.title()
+        for old, new in replacements:
+            label_word = label_word.replace(old, new)
+        words.append(label_word)
+    return " ".join(words)
 
 
-def setting_kind(schema: dict[str, t.Any]) -> str:
-    """The Meltano setting kind for one JSON-schema property."""
-    types = _types(schema) - {"null"}
-    if schema.get("secret"):
-        return "password"
-    if schema.get("enum"):
-        return "options"
-    if schema.get("format") in {"date-time", "date"}:
-        return "date_iso8601"
-    for json_type, kind in (
-        ("boolean", "boolean"),
-        ("integer", "integer"),
-        ("number", "decimal"),
-        ("array", "array"),
-        ("object", "object"),
-    ):
-        if json_type in types:
-            return kind
-    return "string"
+def _json_type(schema: dict[str, t.Any], name: str) -> str:
+    """hub-utils ``_get_kind_from_type``: the first non-null type, with its two defaults."""
+    declared = schema.get("type")
+    json_type = (
+        next((s for s in declared if s != "null"), None) if isinstance(declared, list) else declared
+    )
+    if json_type:
+        return str(json_type)
+    # No "type" (the SDK's oneOf settings): an array for the Faker locale, else a string.
+    return "array" if name == "faker_config.locale" else "string"
 
 
-def _label(name: str, schema: dict[str, t.Any]) -> str:
-    return str(schema.get("title") or name.replace("_", " ").replace(".", " ").title())
+def setting_kind(schema: dict[str, t.Any], name: str = "") -> str:
+    """hub-utils ``_parse_kind``: the Meltano setting kind of one JSON-schema property."""
+    json_type = _json_type(schema, name)
+    lowered = name.lower()
+    if json_type == "string":
+        if schema.get("format") in {"date-time", "date"} or lowered in {
+            "start_date",
+            "end_date",
+        }:
+            return "date_iso8601"
+        if schema.get("secret") or any(hint in lowered for hint in PASSWORD_HINTS):
+            return "password"
+        if schema.get("enum"):
+            return "options"
+        return "string"
+    if json_type == "number":
+        return "decimal"
+    return json_type
 
 
-def hub_settings(properties: dict[str, t.Any], prefix: str = "") -> list[dict[str, t.Any]]:
-    """Flatten the settings schema into Hub settings (nested objects as dotted names)."""
+def _leaves(properties: dict[str, t.Any], prefix: str = "") -> list[tuple[str, dict[str, t.Any]]]:
+    """hub-utils ``_traverse_schema_properties``: nested objects as dotted names."""
+    leaves: list[tuple[str, dict[str, t.Any]]] = []
+    for key, schema in properties.items():
+        name = f"{prefix}{key}"
+        declared = schema.get("type", "string")
+        is_object = declared == "object" or "object" in declared
+        if is_object and schema.get("properties") and name not in OPAQUE_OBJECTS:
+            leaves += _leaves(schema["properties"], prefix=f"{name}.")
+        else:
+            leaves.append((name, schema))
+    return leaves
+
+
+def hub_settings(properties: dict[str, t.Any]) -> list[dict[str, t.Any]]:
+    """hub-utils ``_parse_sdk_about_settings``: one Hub setting per leaf, sorted by name.
+
+    Descriptions are taken as they are: hub-utils would pass them through
+    ``_clean_description``, and ``tests/test_hub.py`` proves that leaves every one unchanged.
+    """
     settings: list[dict[str, t.Any]] = []
-    for name, schema in properties.items():
-        full_name = f"{prefix}{name}"
-        if "object" in _types(schema) and schema.get("properties"):
-            settings += hub_settings(schema["properties"], prefix=f"{full_name}.")
-            continue
+    for name, schema in _leaves(properties):
+        kind = setting_kind(schema, name)
         setting: dict[str, t.Any] = {
-            "name": full_name,
-            "label": _label(full_name, schema),
-            "kind": setting_kind(schema),
-            "description": schema.get("description", ""),
+            "name": name,
+            "label": schema.get("title") or get_label(name),
+            "description": schema.get("description") or "",
+            "kind": kind,
         }
-        if setting["kind"] == "options":
+        if kind == "options":
             setting["options"] = [
-                {"label": str(value).title(), "value": value} for value in schema["enum"]
+                {"label": get_label(str(value)), "value": value} for value in schema["enum"]
             ]
-        if schema.get("secret"):
-            setting["sensitive"] = True
-        if "default" in schema:
+        if schema.get("default") is not None and kind != "date_iso8601":
             setting["value"] = schema["default"]
+        if kind == "password":
+            setting["sensitive"] = True
         settings.append(setting)
-    return settings
+    return sorted(settings, key=lambda setting: str(setting["name"]))
+
+
+def sorted_keys(value: t.Any) -> t.Any:  # any YAML value
+    """hub-utils ``fix_yaml_dict_format``: every mapping's keys in order (yamllint)."""
+    if isinstance(value, dict):
+        return {key: sorted_keys(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [sorted_keys(item) for item in value]
+    return value
 
 
 def definition(about_info: dict[str, t.Any]) -> dict[str, t.Any]:
-    """The Meltano Hub definition of the tap, from its ``--about`` output."""
-    return {
-        **HUB_FIELDS,
-        "capabilities": sorted(about_info["capabilities"]),
-        "settings": hub_settings(about_info["settings"]["properties"]),
-    }
+    """The Meltano Hub definition of the tap, from its ``--about`` output.
+
+    As hub-utils ``fix_arrays`` leaves it: capabilities and each settings group sorted,
+    settings sorted by name, and every mapping's keys sorted.
+    """
+    fields = dict(HUB_FIELDS)
+    fields["settings_group_validation"] = [
+        sorted(group) for group in HUB_FIELDS["settings_group_validation"]
+    ]
+    return dict(
+        sorted_keys(
+            {
+                **fields,
+                "capabilities": sorted(about_info["capabilities"]),
+                "settings": hub_settings(about_info["settings"]["properties"]),
+                "supported_python_versions": list(about_info["supported_python_versions"]),
+            }
+        )
+    )
 
 
 def render(about_info: dict[str, t.Any]) -> str:
-    """The text of ``hub/tap-pocket.yml``: the definition as YAML under a header."""
-    header = "# Generated by hub/generate.py from `tap-pocket --about --format=json`.\n"
-    return header + yaml.safe_dump(definition(about_info), sort_keys=False, allow_unicode=True)
+    """The text of ``hub/tap-pocket.yml``: the definition as the Hub stores it."""
+    return yaml.safe_dump(
+        definition(about_info), sort_keys=False, allow_unicode=True, width=float("inf")
+    )
 
 
 if __name__ == "__main__":

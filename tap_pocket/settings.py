@@ -69,7 +69,7 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         "favorite",
         th.BooleanType,
         title="Favorite filter",
-        description="true: only favorites; false: only non-favorites; unset: no filter.",
+        description="`true`: only favorites; `false`: only non-favorites; unset: no filter.",
     ),
     th.Property(
         "tag",
@@ -103,7 +103,7 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         th.StringType(allowed_values=["simple", "complete"]),
         default="complete",
         title="Detail type",
-        description="complete (tags, authors, images, videos, domain metadata) or simple.",
+        description="`complete` (tags, authors, images, videos, domain metadata) or `simple`.",
     ),
     th.Property(
         "page_size",
@@ -162,8 +162,8 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         th.StringType(min_length=1),
         title="Export path",
         description=(
-            "Read a Pocket export instead of the API: pocket.zip, an unzipped export "
-            "folder, a part_*.csv, ril_export.html or a saved /v3/get JSON response."
+            "Read a Pocket export instead of the API: `pocket.zip`, an unzipped export "
+            "folder, a `part_*.csv`, `ril_export.html` or a saved `/v3/get` JSON response."
         ),
     ),
     th.Property(
@@ -182,7 +182,7 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         default=16,
         title="Fetch concurrency",
         description=(
-            "pages stream: links fetched at once (at most 2 at a time from any one host)."
+            "Pages stream: links fetched at once (at most 2 at a time from any one host)."
         ),
     ),
     th.Property(
@@ -191,7 +191,7 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         default=20,
         title="Fetch timeout",
         description=(
-            "pages stream: seconds one link may take in all (DNS, connect, redirects, "
+            "Pages stream: seconds one link may take in all (DNS, connect, redirects, "
             "body); past it the row has error `timeout`."
         ),
     ),
@@ -201,7 +201,7 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         default=5_000_000,
         title="Fetch max bytes",
         description=(
-            "pages stream: bytes read of one answer; the rest is not read and the row has "
+            "Pages stream: bytes read of one answer; the rest is not read and the row has "
             "error `too_large` (with what the part read says)."
         ),
     ),
@@ -210,7 +210,7 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         th.BooleanType,
         default=True,
         title="Respect robots.txt",
-        description="pages stream: do not fetch what a site's robots.txt disallows (`robots`).",
+        description="Pages stream: do not fetch what a site's `robots.txt` disallows (`robots`).",
     ),
     th.Property(
         "fetch_private_addresses",
@@ -218,7 +218,7 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         default=False,
         title="Fetch private addresses",
         description=(
-            "pages stream: also fetch links that resolve to loopback, private, link-local, "
+            "Pages stream: also fetch links that resolve to loopback, private, link-local, "
             "multicast or reserved addresses (refused by default: `private_address`)."
         ),
     ),
@@ -227,7 +227,7 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         th.StringType(min_length=1),
         title="Fetch cache path",
         description=(
-            "pages stream: the SQLite file of fetched pages. Default: pages.sqlite3 in "
+            "Pages stream: the SQLite file of fetched pages. Default: `pages.sqlite3` in "
             "the user's cache directory for tap-pocket."
         ),
     ),
@@ -237,7 +237,7 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         default=30,
         title="Fetch refresh days",
         description=(
-            "pages stream: a link fetched within this many days is emitted from the cache "
+            "Pages stream: a link fetched within this many days is emitted from the cache "
             "without a request; 0 fetches every link again."
         ),
     ),
@@ -247,7 +247,7 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         default="https://archive.org/wayback/available",
         title="Wayback availability API URL",
         description=(
-            "pages stream: the Internet Archive availability API asked for a dead link's "
+            "Pages stream: the Internet Archive availability API asked for a dead link's "
             "closest snapshot; empty disables the lookups."
         ),
     ),
