@@ -1,0 +1,364 @@
+"""A hostile or broken API server, and hostile settings, through the real CLI (issue #13).
+
+Redirects to other origins, a server that ignores ``offset``, a proxy's error page, a
+slow server, a revoked token, secrets of the wrong JSON type, OAuth replies that are not
+JSON objects and env files that cannot be written: each ends in one clear message naming
+the setting or HTTP error, a non-zero exit, no traceback, and no secret sent or shown.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import typing as t
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+from typing_extensions import Self, override
+
+from pocket_emulator import Faults, PocketEmulator, generate_account
+
+from .conftest import config_for, run_cli
+from .test_auth import AuthRun, run_auth
+
+if t.TYPE_CHECKING:
+    from pathlib import Path
+    from types import TracebackType
+
+    from pocket_emulator import Account, FakeClock
+
+
+class Recorder:
+    """A loopback HTTP server on its own port that records every request it gets.
+
+    It answers each with ``status``, ``content_type`` and ``body``: a stand-in for another
+    origin (a redirect target) or for a server that answers oddly.
+    """
+
+    def __init__(
+        self, status: int = 200, body: bytes = b"{}", content_type: str = "application/json"
+    ) -> None:
+        self.requests: list[tuple[str, str, bytes]] = []
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self._answer()
+
+            def do_POST(self) -> None:
+                self._answer()
+
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                recorder.requests.append((self.command, self.path, self.rfile.read(length)))
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            @override
+            def log_message(self, format: str, *args: t.Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def get_calls(emulator: PocketEmulator) -> int:
+    return sum(1 for r in emulator.requests if r.path == "/v3/get")
+
+
+#: The SDK's own notice that a stream failed (Stream.sync), which names no cause.
+SDK_NOTICE = "An unhandled error occurred while syncing"
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if "| ERROR" in line and SDK_NOTICE not in line]
+
+
+def assert_one_clear_error(stderr: str, *fragments: str) -> str:
+    """Exactly one ERROR line with a cause, holding each fragment, and no traceback.
+
+    Besides it, only the SDK's causeless notice may be logged at ERROR. Returns the line.
+    """
+    assert "Traceback" not in stderr, stderr
+    lines = error_lines(stderr)
+    assert len(lines) == 1, stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+# Case 6: redirects never carry credentials to another origin -------------------------------
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_cross_origin_redirect_is_refused_and_the_other_origin_gets_nothing(
+    tmp_path: Path, emulator: PocketEmulator, api_config: dict[str, t.Any], status: int
+) -> None:
+    with Recorder() as elsewhere:
+        emulator.faults = Faults().redirect(elsewhere.url, status=status)
+        result = run_cli(config=api_config, tmp_path=tmp_path)
+        assert elsewhere.requests == []
+    assert result.returncode == 1
+    assert_one_clear_error(
+        result.stderr,
+        f"HTTP {status} from {emulator.url} redirects POST /v3/get to another origin, "
+        f"{elsewhere.url}",
+        "not followed",
+    )
+    assert get_calls(emulator) == 1  # refused at once, not retried
+    assert result.output.records == {}
+    for secret in (api_config["consumer_key"], api_config["access_token"]):
+        assert secret not in result.stdout + result.stderr
+
+
+def test_a_redirect_to_plain_http_elsewhere_is_refused_without_connecting(
+    tmp_path: Path, emulator: PocketEmulator, api_config: dict[str, t.Any]
+) -> None:
+    # 192.0.2.1 (TEST-NET-1) is never reachable: following would hang or fail differently.
+    emulator.faults = Faults().redirect("http://192.0.2.1", status=308)
+    result = run_cli(config=api_config, tmp_path=tmp_path, timeout=60)
+    assert result.returncode == 1
+    assert_one_clear_error(result.stderr, "another origin, http://192.0.2.1:80")
+
+
+def test_a_same_origin_redirect_is_refused_too(
+    tmp_path: Path, emulator: PocketEmulator, api_config: dict[str, t.Any]
+) -> None:
+    emulator.faults = Faults().redirect(emulator.url + "/moved", status=307)
+    result = run_cli(config=api_config, tmp_path=tmp_path)
+    assert result.returncode == 1
+    assert_one_clear_error(
+        result.stderr, "HTTP 307", "'/moved/v3/get' on the same origin", "set api_url"
+    )
+    assert get_calls(emulator) == 1
+
+
+@pytest.mark.parametrize("status", [302, 307, 308])
+def test_auth_refuses_a_cross_origin_redirect_and_sends_the_key_nowhere_else(
+    tmp_path: Path, emulator: PocketEmulator, status: int
+) -> None:
+    with Recorder() as elsewhere:
+        emulator.faults = Faults().redirect(elsewhere.url, status=status)
+        result = run_auth(
+            "--consumer-key", emulator.consumer_key, "--api-url", emulator.url, cwd=tmp_path
+        )
+        assert elsewhere.requests == []
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert f"HTTP {status} from {emulator.url} redirects to another origin, {elsewhere.url}" in (
+        result.stderr
+    )
+    assert emulator.consumer_key not in result.stdout + result.stderr
+
+
+# Case 9: a server that ignores offset --------------------------------------------------------
+
+
+def test_a_server_serving_the_same_page_forever_is_stopped(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    account = generate_account(1, seed=3, clock=clock)
+    with PocketEmulator(account, faults=Faults().ignore_offset()) as emulator:
+        result = run_cli(config=config_for(emulator), tmp_path=tmp_path, timeout=60)
+    assert result.returncode == 1
+    assert_one_clear_error(result.stderr, "not advancing through the list", "ignores `offset`")
+    # The one item once (not 10,000 copies), after the first page and three without progress.
+    assert result.output.ids() == [raw["item_id"] for raw in account.live_items()]
+    assert get_calls(emulator) == 4
+
+
+def test_a_bigger_list_served_from_offset_0_gives_its_first_page_once(
+    tmp_path: Path, emulator: PocketEmulator, account: Account, api_config: dict[str, t.Any]
+) -> None:
+    emulator.faults = Faults().ignore_offset()
+    result = run_cli(config=api_config, tmp_path=tmp_path)
+    assert result.returncode == 1
+    assert "not advancing through the list" in result.stderr
+    ids = result.output.ids()
+    assert len(ids) == 30
+    assert len(set(ids)) == 30
+    assert set(ids) <= {raw["item_id"] for raw in account.live_items()}
+    assert get_calls(emulator) == 4
+    # The state left behind resumes after the page that was read, not past the repeats.
+    resume = result.output.state["bookmarks"]["items"]["resume"]
+    assert resume["offset"] == 30
+
+
+# Case 11: clear messages ---------------------------------------------------------------------
+
+
+def test_a_proxy_400_is_not_blamed_on_the_filter_settings(
+    tmp_path: Path, emulator: PocketEmulator, api_config: dict[str, t.Any]
+) -> None:
+    emulator.faults = Faults().proxy_error(400)
+    result = run_cli(config=api_config, tmp_path=tmp_path)
+    assert result.returncode == 1
+    line = assert_one_clear_error(
+        result.stderr, "HTTP 400", "without Pocket's X-Error headers", "check api_url"
+    )
+    assert "filter" not in line
+
+
+def test_pockets_own_400_keeps_the_filter_hint(
+    tmp_path: Path, emulator: PocketEmulator, api_config: dict[str, t.Any]
+) -> None:
+    emulator.faults = Faults().fail_first(5, status=400, error_code="130", error="Bad request")
+    result = run_cli(config=api_config, tmp_path=tmp_path)
+    assert result.returncode == 1
+    assert_one_clear_error(result.stderr, "X-Error-Code 130", "check the filter settings")
+
+
+def test_a_read_timeout_names_request_timeout(
+    tmp_path: Path, emulator: PocketEmulator, api_config: dict[str, t.Any]
+) -> None:
+    emulator.faults = Faults().slow(2.5)
+    result = run_cli(
+        config={**api_config, "request_timeout": 1, "max_retries": 0}, tmp_path=tmp_path
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    # backoff's "Giving up" line repeats the cause; the last line is the run's message.
+    last = error_lines(result.stderr)[-1]
+    assert "No answer from POST /v3/get within request_timeout (1 s): ReadTimeout" in last
+
+
+def test_a_bad_access_token_prints_one_clear_line(
+    tmp_path: Path, api_config: dict[str, t.Any]
+) -> None:
+    result = run_cli(config={**api_config, "access_token": "revoked-token-0c1d"}, tmp_path=tmp_path)
+    assert result.returncode == 1
+    assert_one_clear_error(result.stderr, "HTTP 401, X-Error-Code 107", "tap-pocket auth")
+    assert "revoked-token-0c1d" not in result.stdout + result.stderr
+    assert result.output.records == {}
+
+
+# Case 7: secrets of the wrong type -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "kind"),
+    [
+        ("access_token", ["at-SECRET-41"], "array"),
+        ("access_token", {"token": "at-SECRET-41"}, "object"),
+        ("consumer_key", 123456789, "number"),
+        ("consumer_key", True, "boolean"),
+    ],
+)
+def test_a_secret_of_the_wrong_type_is_named_not_shown(
+    tmp_path: Path, api_config: dict[str, t.Any], name: str, value: t.Any, kind: str
+) -> None:
+    config = {**api_config, name: value}
+    debug = {"TAP_POCKET_LOGLEVEL": "DEBUG"}
+    for env in (None, debug):
+        result = run_cli(config=config, tmp_path=tmp_path, env=env)
+        assert result.returncode == 1
+        assert f"{name} must be a string, got a JSON {kind}" in result.stderr
+        assert "Traceback" not in result.stderr
+        for shown in ("at-SECRET-41", "123456789"):
+            assert shown not in result.stdout + result.stderr
+    # Discovery needs no credentials: it still works, and still shows no secret.
+    discovered = run_cli("--discover", config=config, tmp_path=tmp_path, env=debug)
+    assert discovered.returncode == 0, discovered.stderr
+    assert "at-SECRET-41" not in discovered.stdout + discovered.stderr
+    assert "123456789" not in discovered.stdout + discovered.stderr
+
+
+def test_secrets_never_appear_on_the_new_error_paths_at_debug(
+    tmp_path: Path, emulator: PocketEmulator, api_config: dict[str, t.Any]
+) -> None:
+    debug = {"TAP_POCKET_LOGLEVEL": "DEBUG"}
+    results = []
+    with Recorder() as elsewhere:
+        for faults in (
+            Faults().redirect(elsewhere.url, status=307),
+            Faults().ignore_offset(),
+            Faults().proxy_error(400),
+        ):
+            emulator.faults = faults
+            results.append(run_cli(config=api_config, tmp_path=tmp_path, env=debug))
+        assert elsewhere.requests == []
+    for result in results:
+        assert result.returncode == 1
+        assert "DEBUG" in result.stderr
+        for secret in (api_config["consumer_key"], api_config["access_token"]):
+            assert secret not in result.stdout
+            assert secret not in result.stderr
+        for state in result.output.states:
+            assert api_config["access_token"] not in json.dumps(state)
+            assert api_config["consumer_key"] not in json.dumps(state)
+
+
+# Case 11: auth edges -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("body", [b"[1, 2]", b'"code"', b"not json at all", b"null"])
+def test_auth_says_so_when_the_oauth_reply_is_not_a_json_object(
+    tmp_path: Path, body: bytes
+) -> None:
+    with Recorder(body=body, content_type="application/json") as server:
+        result = run_auth("--consumer-key", "ck-7f3a9", "--api-url", server.url, cwd=tmp_path)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "/v3/oauth/request) failed: HTTP 200 with a reply that is not a JSON object" in (
+        result.stderr
+    )
+    assert "ck-7f3a9" not in result.stdout + result.stderr
+
+
+def authorize_with_env_file(tmp_path: Path, emulator: PocketEmulator, env_file: Path) -> AuthRun:
+    run = AuthRun(
+        "--consumer-key",
+        emulator.consumer_key,
+        "--api-url",
+        emulator.url,
+        "--write-env",
+        str(env_file),
+        cwd=tmp_path,
+    )
+    requests.get(run.authorize_url(), timeout=10)
+    return run
+
+
+def test_auth_prints_the_token_when_the_env_folder_is_missing(
+    tmp_path: Path, emulator: PocketEmulator
+) -> None:
+    env_file = tmp_path / "no-such-folder" / ".env"
+    code, stdout, stderr = authorize_with_env_file(tmp_path, emulator, env_file).finish()
+    assert code == 1
+    assert "Traceback" not in stderr
+    token = dict(line.split("=", 1) for line in stdout.splitlines())["access_token"]
+    assert token
+    assert f"{env_file} was not written: No such file or directory" in stderr
+    assert not env_file.exists()
+
+
+def test_auth_prints_the_token_and_keeps_a_non_utf8_env_file(
+    tmp_path: Path, emulator: PocketEmulator
+) -> None:
+    env_file = tmp_path / ".env"
+    original = b"OTHER=caf\xe9\n"
+    env_file.write_bytes(original)
+    code, stdout, stderr = authorize_with_env_file(tmp_path, emulator, env_file).finish()
+    assert code == 1
+    assert "Traceback" not in stderr
+    assert dict(line.split("=", 1) for line in stdout.splitlines())["access_token"]
+    assert f"{env_file} was not written: it is not UTF-8 text" in stderr
+    assert env_file.read_bytes() == original
