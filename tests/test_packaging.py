@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import email
+import importlib.metadata
+import itertools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -14,6 +18,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from pocket_emulator import FakeClock, PocketEmulator, generate_account
 
@@ -88,6 +95,100 @@ def test_sdist_has_sources_tests_and_lock(dist: Path) -> None:
     } <= names
 
 
+def wheel_metadata(wheel: Path) -> email.message.Message:
+    with zipfile.ZipFile(wheel) as archive:
+        (name,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        return email.message_from_bytes(archive.read(name))
+
+
+def git_tags(*args: str) -> list[str]:
+    """``git tag --list 'v*'`` in this checkout, with ``args`` (empty without git)."""
+    git = shutil.which("git")
+    if git is None:
+        return []
+    command = [git, "-C", str(ROOT), "tag", *args, "--list", "v*"]
+    return subprocess.run(command, capture_output=True, text=True, check=False).stdout.split()
+
+
+def test_version_comes_from_git_and_the_wheel_is_typed(wheel: Path) -> None:
+    """hatch-vcs: the version is the git tag's, or a dev version after the last tag."""
+    version = wheel_metadata(wheel)["Version"]
+    parsed = Version(version)  # PEP 440, or this raises
+    assert parsed >= Version("0.1.0"), version
+    assert wheel.name.startswith(f"tap_pocket-{version}-")
+    tags = git_tags("--points-at", "HEAD")
+    if not tags:  # not on a release tag: a development version, with the commit
+        assert parsed.is_devrelease, version
+        assert parsed.local is not None, version
+        assert parsed.local.startswith("g"), version
+    with zipfile.ZipFile(wheel) as archive:
+        assert "tap_pocket/py.typed" in archive.namelist()
+
+
+def imported_distributions() -> dict[str, str]:
+    """Each third-party top-level module tap_pocket imports -> a file importing it."""
+    imported: dict[str, str] = {}
+    for source in sorted((ROOT / "tap_pocket").rglob("*.py")):
+        tree = ast.parse(source.read_text(encoding="utf-8"), filename=str(source))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                imported.setdefault(name.split(".", 1)[0], str(source.relative_to(ROOT)))
+    local = {"tap_pocket", "__future__"}
+    return {m: f for m, f in imported.items() if m not in sys.stdlib_module_names | local}
+
+
+def test_every_imported_package_is_declared(wheel: Path) -> None:
+    declared = {
+        canonicalize_name(Requirement(line).name)
+        for line in wheel_metadata(wheel).get_all("Requires-Dist") or []
+        if "extra ==" not in line
+    }
+    distributions = importlib.metadata.packages_distributions()
+    imported = imported_distributions()
+    assert {"singer_sdk", "click", "backoff", "msgspec"} <= set(imported)
+    undeclared = {
+        module: (where, distributions.get(module))
+        for module, where in imported.items()
+        if not {canonicalize_name(d) for d in distributions.get(module, [module])} & declared
+    }
+    assert undeclared == {}, "imported by tap_pocket but not in [project] dependencies"
+
+
+def test_changelog_links_match_its_headings() -> None:
+    """CHANGELOG's footer has one link per heading, in Keep a Changelog's form.
+
+    Unreleased compares from the newest version, each version from the one before it, and
+    the first version links to its release tag.
+    """
+    text = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    headings = re.findall(r"^## \[([^\]]+)\]", text, re.MULTILINE)
+    links = dict(re.findall(r"^\[([^\]]+)\]: (\S+)$", text, re.MULTILINE))
+    assert headings[0] == "Unreleased"
+    versions = headings[1:]
+    assert versions, "no released version"
+    assert [Version(v) for v in versions] == sorted((Version(v) for v in versions), reverse=True)
+    base = "https://github.com/tap-pocket/tap-pocket"
+    expected = {"Unreleased": f"{base}/compare/v{versions[0]}...HEAD"}
+    for older, newer in itertools.pairwise(reversed(versions)):
+        expected[newer] = f"{base}/compare/v{older}...v{newer}"
+    expected[versions[-1]] = f"{base}/releases/tag/v{versions[-1]}"
+    footer = {k: v for k, v in links.items() if k == "Unreleased" or re.match(r"\d", k)}
+    assert footer == expected
+    for version in versions:
+        heading = rf"^## \[{re.escape(version)}\] - \d{{4}}-\d{{2}}-\d{{2}}$"
+        assert re.search(heading, text, re.MULTILINE), version
+    # The links resolve once each version's tag exists; where this clone has tags, they must.
+    tags = git_tags()
+    if tags:
+        assert {f"v{v}" for v in versions} <= set(tags)
+
+
 @pytest.fixture(scope="module")
 def clean_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     venv = tmp_path_factory.mktemp("venv") / "v"
@@ -103,7 +204,9 @@ def clean_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return venv
 
 
-def test_installed_wheel_runs_about_and_a_sync(clean_venv: Path, tmp_path: Path) -> None:
+def test_installed_wheel_runs_about_and_a_sync(
+    clean_venv: Path, wheel: Path, tmp_path: Path
+) -> None:
     executable = clean_venv / "bin" / "tap-pocket"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_POCKET_")}
     about = subprocess.run(
@@ -115,6 +218,7 @@ def test_installed_wheel_runs_about_and_a_sync(clean_venv: Path, tmp_path: Path)
     )
     info = json.loads(about.stdout)
     assert info["name"] == "tap-pocket"
+    assert info["version"] == wheel_metadata(wheel)["Version"]  # the git-derived version
     assert "export_path" in info["settings"]["properties"]
 
     account = generate_account(50, seed=11, clock=FakeClock())
