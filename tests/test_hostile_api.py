@@ -32,13 +32,18 @@ if t.TYPE_CHECKING:
 class Recorder:
     """A loopback HTTP server on its own port that records every request it gets.
 
-    It answers each with ``status``, ``content_type`` and ``body``: a stand-in for another
-    origin (a redirect target) or for a server that answers oddly.
+    It answers each with ``status``, ``content_type`` and ``body`` (the n-th request with
+    the n-th of a list of bodies, the last one repeated): a stand-in for another origin (a
+    redirect target) or for a server that answers oddly.
     """
 
     def __init__(
-        self, status: int = 200, body: bytes = b"{}", content_type: str = "application/json"
+        self,
+        status: int = 200,
+        body: bytes | list[bytes] = b"{}",
+        content_type: str = "application/json",
     ) -> None:
+        bodies = body if isinstance(body, list) else [body]
         self.requests: list[tuple[str, str, bytes]] = []
         recorder = self
 
@@ -52,6 +57,7 @@ class Recorder:
             def _answer(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 recorder.requests.append((self.command, self.path, self.rfile.read(length)))
+                body = bodies[min(len(recorder.requests), len(bodies)) - 1]
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
@@ -362,3 +368,51 @@ def test_auth_prints_the_token_and_keeps_a_non_utf8_env_file(
     assert dict(line.split("=", 1) for line in stdout.splitlines())["access_token"]
     assert f"{env_file} was not written: it is not UTF-8 text" in stderr
     assert env_file.read_bytes() == original
+
+
+# Case 5: tags unique per item, API path and dumps ------------------------------------------
+
+#: One entry whose tags repeat: list-form (as some servers and dumps send them), and
+#: name-keyed with two keys naming one tag.
+REPEATED_TAGS = {
+    "1001": {
+        "item_id": "1001",
+        "given_url": "https://example.com/soup",
+        "status": "0",
+        "time_updated": "1700000000",
+        "tags": ["recipe", "vegetarian", "recipe", "vegetarian"],
+    },
+    "1002": {
+        "item_id": "1002",
+        "given_url": "https://example.com/stew",
+        "status": "0",
+        "time_updated": "1700000001",
+        "tags": {
+            "recipe": {"item_id": "1002", "tag": "recipe"},
+            "Recipe": {"item_id": "1002", "tag": "recipe"},
+            "winter": {"item_id": "1002", "tag": "winter"},
+        },
+    },
+}
+UNIQUE_TAGS = {"1001": ["recipe", "vegetarian"], "1002": ["recipe", "winter"]}
+
+
+def test_api_tags_are_unique_per_item(tmp_path: Path) -> None:
+    first = json.dumps({"status": 1, "list": REPEATED_TAGS, "total": "2"}).encode()
+    last = json.dumps({"status": 2, "list": [], "total": "2"}).encode()
+    with Recorder(body=[first, last]) as server:
+        config = {"consumer_key": "ck-1", "access_token": "at-1", "api_url": server.url}
+        result = run_cli(config=config, tmp_path=tmp_path)
+        assert len(server.requests) == 2
+    assert result.returncode == 0, result.stderr
+    tags = {r["item_id"]: r["tags"] for r in result.output.records["items"]}
+    assert tags == UNIQUE_TAGS
+
+
+def test_dump_tags_are_unique_per_item(tmp_path: Path) -> None:
+    dump = tmp_path / "saved.json"
+    dump.write_text(json.dumps({"status": 1, "list": REPEATED_TAGS, "since": 1700000100}))
+    result = run_cli(config={"export_path": str(dump)}, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    tags = {r["item_id"]: r["tags"] for r in result.output.records["items"]}
+    assert tags == UNIQUE_TAGS
