@@ -187,7 +187,7 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
     th.Property(
         "fetch_timeout_seconds",
-        th.NumberType(minimum=0.1),
+        th.NumberType(minimum=1),
         default=20,
         title="Fetch timeout",
         description=(

@@ -67,6 +67,7 @@ class TapPocket(Tap):
             # A missing or unreadable export stops the run here, before any message.
             detect_kind(self.config["export_path"])
             from tap_pocket.export.streams import ExportHighlightsStream, ExportItemsStream
+            from tap_pocket.pages.stream import ExportPagesStream
 
             reader = ExportReader(
                 self.config["export_path"],
@@ -76,10 +77,12 @@ class TapPocket(Tap):
             return [
                 ExportItemsStream(self, reader=reader),
                 ExportHighlightsStream(self, reader=reader),
+                ExportPagesStream(self),
             ]
         from tap_pocket.api.streams import HighlightsStream, ItemsStream
+        from tap_pocket.pages.stream import PagesStream
 
-        return [ItemsStream(self), HighlightsStream(self)]
+        return [ItemsStream(self), HighlightsStream(self), PagesStream(self)]
 
     @override
     @classmethod

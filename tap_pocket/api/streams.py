@@ -10,6 +10,7 @@ from typing_extensions import override
 from tap_pocket.api.client import PocketStream
 from tap_pocket.api.convert import entry_row
 from tap_pocket.output import DirectRecordsStream
+from tap_pocket.pages.batches import PAGES_KEY, page_links, wants_pages
 from tap_pocket.rows import HIGHLIGHTS, ITEMS, to_record
 
 if t.TYPE_CHECKING:
@@ -39,7 +40,7 @@ class ItemsStream(DirectRecordsStream, PocketStream):
 
     @override
     def wants_highlights(self) -> bool:
-        return any(child.selected for child in self.child_streams)
+        return any(child.selected for child in self.child_streams if child.name == "highlights")
 
     @override
     def extra_request_params(self) -> dict[str, t.Any]:
@@ -59,10 +60,11 @@ class ItemsStream(DirectRecordsStream, PocketStream):
 
     def _rows(self, context: Context | None, shape: Callable[[Item], t.Any]) -> Iterator[t.Any]:
         kept_by_map = self.stream_maps[0].get_filter_result
+        with_pages = wants_pages(self)
         for page in self.pages(context):
             observed_at = page.observed_at
             rows = [shape(entry_row(entry, observed_at=observed_at)) for entry in page.entries]
-            if page.highlights:
+            if page.highlights or with_pages:
                 # The SDK syncs a row's children only when the stream map keeps the row:
                 # the page's highlights go with its first kept row, and only those of the
                 # items the map keeps.
@@ -74,10 +76,10 @@ class ItemsStream(DirectRecordsStream, PocketStream):
                 if kept:
                     kept_ids = {item_id for _, item_id in kept}
                     highlights = [h for h in page.highlights if h.item_id in kept_ids]
-                    self._page_children = (
-                        kept[0][0],
-                        {"offset": page.offset, "highlights": highlights},
-                    )
+                    children: dict[str, t.Any] = {"offset": page.offset, "highlights": highlights}
+                    if with_pages:  # the page's links, fetched together by `pages`
+                        children[PAGES_KEY] = page_links(row for row, _ in kept)
+                    self._page_children = (kept[0][0], children)
             yield from rows
 
     @override
@@ -117,6 +119,7 @@ class HighlightsStream(DirectRecordsStream):
     def preprocess_context(self, context: Context) -> Context:
         context = dict(context)
         self._rows = context.pop("highlights", [])
+        context.pop(PAGES_KEY, None)  # the pages child's links
         return context
 
     @override

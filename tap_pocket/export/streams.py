@@ -19,6 +19,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from typing_extensions import override
 
 from tap_pocket.output import DirectRecordsStream
+from tap_pocket.pages.batches import PageBatches, wants_pages
 from tap_pocket.rows import HIGHLIGHTS, ITEMS
 
 if t.TYPE_CHECKING:
@@ -91,10 +92,24 @@ class ExportItemsStream(_ExportStream):
 
     name, primary_keys, replication_key, schema = ITEMS
 
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._page_batches = PageBatches()
+
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         # The reader's rows hold only the columns with a value: 7 of 33 for a CSV row.
+        if wants_pages(self):  # every EXPORT_BATCH rows, one context of links for `pages`
+            return self._page_batches.rows(
+                self.reader.items(), self.stream_maps[0].get_filter_result
+            )
         return self.reader.items()
+
+    @override
+    def generate_child_contexts(
+        self, record: dict[str, t.Any] | t.Any, context: Context | None
+    ) -> Iterable[Context | None]:
+        return self._page_batches.contexts(record)
 
 
 class ExportHighlightsStream(_ExportStream):

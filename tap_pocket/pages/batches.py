@@ -1,0 +1,69 @@
+"""How the items streams hand their links to the ``pages`` child stream.
+
+A child context per item would fetch one link at a time; instead the parent yields ONE
+child context per batch of items (an API page, or :data:`EXPORT_BATCH` export rows),
+holding each live item's ``[item_id, url, time_added]`` under :data:`PAGES_KEY`, and the
+``pages`` stream fetches that batch concurrently. As with highlights, the context goes out
+with the batch's first row that the stream map keeps, and holds only the kept items.
+"""
+
+from __future__ import annotations
+
+import itertools
+import typing as t
+
+if t.TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+
+    from singer_sdk import Stream
+    from singer_sdk.helpers.types import Context
+
+PAGES_KEY = "pages"
+#: Export rows per pages context: links fetched concurrently before the next rows are read.
+EXPORT_BATCH = 500
+_GONE = frozenset({"deleted", "hidden"})
+
+
+def wants_pages(stream: Stream) -> bool:
+    """Whether the ``pages`` child of ``stream`` is selected."""
+    return any(child.name == PAGES_KEY and child.selected for child in stream.child_streams)
+
+
+def _get(row: t.Any, name: str) -> t.Any:
+    return row.get(name) if isinstance(row, dict) else getattr(row, name, None)
+
+
+def page_links(rows: Iterable[t.Any]) -> list[list[str | None]]:
+    """``[item_id, url, time_added]`` of each live item (not deleted or hidden) in ``rows``."""
+    links: list[list[str | None]] = []
+    for row in rows:
+        if _get(row, "status") in _GONE or _get(row, "_sdc_deleted_at"):
+            continue
+        url = _get(row, "given_url") or _get(row, "resolved_url")
+        links.append([_get(row, "item_id"), url, _get(row, "time_added")])
+    return links
+
+
+class PageBatches:
+    """Export rows in batches, each with one pages context riding on its first kept row."""
+
+    def __init__(self, size: int = EXPORT_BATCH) -> None:
+        self.size = size
+        self._pending: tuple[t.Any, Context] | None = None
+
+    def rows(self, rows: Iterable[t.Any], kept: Callable[[t.Any], t.Any]) -> Iterator[t.Any]:
+        """``rows`` unchanged, a batch at a time, setting each batch's context."""
+        iterator = iter(rows)
+        while chunk := list(itertools.islice(iterator, self.size)):
+            kept_rows = [row for row in chunk if kept(row)]
+            links = page_links(kept_rows)
+            if links:
+                self._pending = (kept_rows[0], {PAGES_KEY: links})
+            yield from chunk
+
+    def contexts(self, record: t.Any) -> Iterator[Context]:
+        """The pages context when ``record`` is the row it rides on."""
+        pending = self._pending
+        if pending is not None and record is pending[0]:
+            self._pending = None
+            yield pending[1]

@@ -1,0 +1,71 @@
+"""The on-disk cache of fetched pages: one SQLite file, one row per URL.
+
+A link fetched within ``fetch_refresh_days`` is not fetched again: its row comes from
+here (with the current item's id). Each result is stored as soon as it arrives, so an
+interrupted run resumes without fetching again what it had.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+import typing as t
+from pathlib import Path
+
+import msgspec
+
+from tap_pocket.rows import Page
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterable
+
+_ENCODE = msgspec.json.Encoder().encode
+_DECODE = msgspec.json.Decoder(Page).decode
+
+
+def default_cache_path() -> Path:
+    """``pages.sqlite3`` in the user's cache directory for tap-pocket (platformdirs)."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("tap-pocket", appauthor=False)) / "pages.sqlite3"
+
+
+class PageCache:
+    """Fetched rows by URL, with the time they were stored."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS pages "
+            "(url TEXT PRIMARY KEY, stored_at REAL NOT NULL, row BLOB NOT NULL)"
+        )
+
+    def fresh(self, urls: Iterable[str], max_age_days: float) -> dict[str, Page]:
+        """The cached rows of ``urls`` stored less than ``max_age_days`` ago."""
+        wanted = list(dict.fromkeys(urls))
+        if not wanted or max_age_days <= 0:
+            return {}
+        oldest = time.time() - max_age_days * 86400
+        found: dict[str, Page] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT url, row FROM pages WHERE stored_at >= ? AND url IN ({marks})"  # noqa: S608 - only placeholders
+            for url, row in self._db.execute(query, [oldest, *chunk]):
+                found[url] = _DECODE(row)
+        return found
+
+    def store(self, page: Page) -> None:
+        """Keep ``page`` under its URL (replacing an older answer)."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO pages (url, stored_at, row) VALUES (?, ?, ?)",
+            (page.url, time.time(), _ENCODE(page)),
+        )
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()

@@ -1,0 +1,112 @@
+"""Which addresses a link may be fetched from, checked when each connection is opened.
+
+Every TCP connection the page fetcher opens goes through :class:`GuardedBackend`: it
+resolves the host itself, refuses the connection when any resolved address is not a
+public one (unless private addresses are allowed), and connects to the address it checked,
+so a DNS answer cannot change between the check and the connection. Redirects open their
+own connections, so each hop is checked again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import typing as t
+
+import httpcore
+from typing_extensions import override
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterable
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class PrivateAddressError(Exception):
+    """The host resolves to a loopback, private, link-local, multicast or reserved address."""
+
+
+class DnsError(Exception):
+    """The host name does not resolve."""
+
+
+def is_public(address: IPAddress) -> bool:
+    """Whether ``address`` is a public unicast address (IPv4-mapped IPv6 by its IPv4)."""
+    if isinstance(address, ipaddress.IPv6Address):
+        mapped = address.ipv4_mapped or address.sixtofour
+        if mapped is not None:
+            return is_public(mapped)
+    return address.is_global and not (
+        address.is_multicast
+        or address.is_private
+        or address.is_loopback
+        or address.is_link_local
+        or address.is_reserved
+        or address.is_unspecified
+    )
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network backend, resolving and checking each host before connecting."""
+
+    def __init__(self, *, allow_private: bool) -> None:
+        self.allow_private = allow_private
+        self._inner = httpcore.AnyIOBackend()
+        #: host -> checked addresses, for the run (a host is resolved once).
+        self._resolved: dict[str, list[str]] = {}
+
+    async def resolve(self, host: str, port: int, timeout: float | None) -> list[str]:
+        """The addresses of ``host``, each one checked; raises DnsError or PrivateAddressError."""
+        found = self._resolved.get(host)
+        if found is None:
+            loop = asyncio.get_running_loop()
+            try:
+                infos = await asyncio.wait_for(
+                    loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout
+                )
+            except (socket.gaierror, UnicodeError) as exc:
+                raise DnsError(host) from exc
+            found = list(dict.fromkeys(str(info[4][0]) for info in infos))
+            if not found:
+                raise DnsError(host)
+            self._resolved[host] = found
+        if not self.allow_private:
+            refused = [a for a in found if not is_public(ipaddress.ip_address(a.split("%")[0]))]
+            if refused:
+                raise PrivateAddressError(f"{host} resolves to {refused[0]}")
+        return found
+
+    @override
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        addresses = await self.resolve(host, port, timeout)
+        failure: Exception | None = None
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:  # noqa: PERF203 - next address
+                failure = exc
+        assert failure is not None  # noqa: S101 - at least one address was tried
+        raise failure
+
+    @override
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise PrivateAddressError("unix sockets are never fetched")
+
+    @override
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)

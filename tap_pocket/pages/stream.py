@@ -1,0 +1,202 @@
+"""The ``pages`` stream: a child of ``items`` (API or export), not selected by default.
+
+Each context holds a batch of links (:mod:`tap_pocket.pages.batches`); the links fetched
+within ``fetch_refresh_days`` come from the cache, the others are fetched concurrently
+and their rows written as they complete (and stored in the cache at once).
+"""
+
+from __future__ import annotations
+
+import time
+import typing as t
+from collections import defaultdict
+from pathlib import Path
+
+import msgspec
+from singer_sdk.helpers.conform import TypeConformanceLevel
+from typing_extensions import override
+
+from tap_pocket.api.streams import ItemsStream
+from tap_pocket.export.streams import ExportItemsStream
+from tap_pocket.output import DirectRecordsStream
+from tap_pocket.pages.batches import PAGES_KEY
+from tap_pocket.rows import PAGES, Page, to_record
+from tap_pocket.settings import setting
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+    from singer_sdk.helpers.types import Context
+
+    from tap_pocket.pages.cache import PageCache
+    from tap_pocket.pages.fetch import Fetcher, Link
+
+PROJECT_URL = "https://github.com/tap-pocket/tap-pocket"
+#: Seconds between two progress lines.
+PROGRESS_EVERY = 5.0
+_SKIPPED = frozenset({"robots", "private_address", "not_html"})
+_DEAD = frozenset({"http_error", "dns", "tls", "timeout", "connection", "too_many_redirects"})
+
+
+def user_agent() -> str:
+    """``tap-pocket/<version> (+<project URL>)``: who is fetching, and where to read why."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        release = version("tap-pocket")
+    except PackageNotFoundError:
+        release = "dev"
+    return f"tap-pocket/{release} (+{PROJECT_URL})"
+
+
+class _PagesStream(DirectRecordsStream):
+    """Each live item's URL fetched: status, redirects, metadata, main text, archived copy."""
+
+    name, primary_keys, replication_key, schema = PAGES
+    selected_by_default = False
+    is_sorted = False
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+    # One bookmark for the stream, not one per batch.
+    state_partitioning_keys: t.ClassVar[list[str]] = []
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._links: list[list[str | None]] = []
+        self._fetcher: Fetcher | None = None
+        self._cache: PageCache | None = None
+        self._total = 0
+        self._started = 0.0
+        self._last_progress = 0.0
+
+    @override
+    def preprocess_context(self, context: Context) -> Context:
+        context = dict(context)
+        self._links = context.pop(PAGES_KEY, [])
+        # What the items' contexts carry for other children is not the pages' business.
+        context.pop("highlights", None)
+        return context
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
+        return (to_record(row) for row in self._rows())
+
+    @override
+    def direct_rows(self, context: Context | None) -> Iterable[Page]:
+        return self._rows()
+
+    def _open(self) -> tuple[Fetcher, PageCache]:
+        if self._fetcher is None or self._cache is None:
+            from tap_pocket.pages.cache import PageCache, default_cache_path
+            from tap_pocket.pages.fetch import Fetcher, FetchSettings
+
+            config = self.config
+            path = setting(config, "fetch_cache_path")
+            self._cache = PageCache(Path(path) if path else default_cache_path())
+            self._fetcher = Fetcher(
+                FetchSettings(
+                    concurrency=int(setting(config, "fetch_concurrency")),
+                    timeout=float(setting(config, "fetch_timeout_seconds")),
+                    max_bytes=int(setting(config, "fetch_max_bytes")),
+                    respect_robots=bool(setting(config, "fetch_respect_robots")),
+                    private_addresses=bool(setting(config, "fetch_private_addresses")),
+                    wayback_api_url=str(setting(config, "wayback_api_url") or ""),
+                    user_agent=user_agent(),
+                )
+            )
+            self._started = self._last_progress = time.monotonic()
+            self.logger.info("pages: cache %s", self._cache.path)
+        return self._fetcher, self._cache
+
+    def _rows(self) -> Iterator[Page]:
+        from tap_pocket.pages.fetch import Link
+
+        links, self._links = self._links, []
+        if not links:
+            return
+        fetcher, cache = self._open()
+        self._total += len(links)
+        by_url: dict[str, list[Link]] = defaultdict(list)
+        for item_id, url, time_added in links:
+            by_url[url or ""].append(Link(str(item_id), url or "", time_added))
+        cached = cache.fresh(by_url, float(setting(self.config, "fetch_refresh_days")))
+        for url, page in cached.items():
+            for link in by_url.pop(url):
+                fetcher.stats.cached += 1
+                yield self._count(msgspec.structs.replace(page, item_id=link.item_id))
+        for page in fetcher.fetch_all(same[0] for same in by_url.values()):
+            if page.url:  # an item without a URL is not worth a cache entry
+                cache.store(page)
+            for link in by_url[page.url or ""]:
+                yield self._count(msgspec.structs.replace(page, item_id=link.item_id))
+
+    def _count(self, page: Page) -> Page:
+        assert self._fetcher is not None  # noqa: S101 - opened before any row
+        stats = self._fetcher.stats
+        stats.done += 1
+        error = page.error
+        if error is None or error == "too_large":
+            stats.ok += 1
+            if page.final_url and page.final_url != page.url:
+                stats.redirected += 1
+        elif error in _SKIPPED:
+            stats.skipped += 1
+        elif error in _DEAD:
+            stats.dead += 1
+        if error is not None:
+            stats.errors += 1
+        if page.archived_url:
+            stats.archived += 1
+        now = time.monotonic()
+        if now - self._last_progress >= PROGRESS_EVERY:
+            self._last_progress = now
+            self.logger.info(
+                "pages: %d of %d done, %.1f/s, %d errors so far",
+                stats.done,
+                self._total,
+                stats.done / max(now - self._started, 1e-9),
+                stats.errors,
+            )
+        return page
+
+    @override
+    def log_sync_costs(self) -> None:
+        # The SDK calls this once per stream at the end of the run: the closing summary.
+        self.finish()
+        super().log_sync_costs()
+
+    def finish(self) -> None:
+        """The closing summary line; closes the fetcher and the cache."""
+        fetcher, cache = self._fetcher, self._cache
+        self._fetcher = self._cache = None
+        if fetcher is None:
+            return
+        stats = fetcher.stats
+        elapsed = max(time.monotonic() - self._started, 1e-9)
+        fetcher.close()
+        if cache is not None:
+            cache.close()
+        self.logger.info(
+            "pages: %d done in %.1f s (%.1f/s): %d ok, %d redirected, %d dead, "
+            "%d archived copies found, %d skipped, %d from the cache",
+            stats.done,
+            elapsed,
+            stats.done / elapsed,
+            stats.ok,
+            stats.redirected,
+            stats.dead,
+            stats.archived,
+            stats.skipped,
+            stats.cached,
+        )
+
+
+class PagesStream(_PagesStream):
+    """``pages`` on the API path: a child of ``items`` (one context per /v3/get page)."""
+
+    parent_stream_type = ItemsStream
+
+
+class ExportPagesStream(_PagesStream):
+    """``pages`` on the export path: a child of the export's ``items`` (batches of rows)."""
+
+    parent_stream_type = ExportItemsStream
