@@ -1,8 +1,14 @@
 """Refresh the tap-pocket extractor of meltano.yml from the tap's own ``--about`` output.
 
-The ``capabilities``, ``settings`` and ``settings_group_validation`` of the extractor are
-rewritten exactly as the Meltano Hub definition (``hub/generate.py``) derives them, so the
-project file and the Hub entry can never disagree with the tap. Everything else in
+The ``capabilities``, ``settings_group_validation``, ``settings`` and ``commands`` of the
+extractor are rewritten from ``tap-pocket --about``, in the form Meltano 4 itself writes
+(``meltano config set`` rewrites the file it edits: a setting's keys in Meltano's order,
+``kind: string`` with ``sensitive: true`` for secrets, never the deprecated
+``kind: password``), so that a ``meltano config set`` leaves the plugin definitions as
+they are. The SDK's built-in settings get the kinds Meltano Hub gives SDK taps:
+``stream_maps`` and ``stream_map_config`` are objects, ``faker_config.locale`` an array,
+so that ``meltano config set tap-pocket stream_maps '{...}'`` and
+``TAP_POCKET_STREAM_MAPS='{...}'`` both reach the tap as objects. Everything else in
 meltano.yml (the loaders, environments, comments) is kept as it is.
 
     uv run --group meltano python scripts/sync_meltano_yml.py          # rewrite
@@ -14,21 +20,109 @@ meltano.yml (the loaders, environments, comments) is kept as it is.
 from __future__ import annotations
 
 import io
+import json
+import subprocess
 import sys
 import typing as t
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MELTANO_YML = ROOT / "meltano.yml"
-SYNCED_KEYS = ("capabilities", "settings_group_validation", "settings")
+SYNCED_KEYS = ("capabilities", "settings_group_validation", "settings", "commands")
+
+#: Which settings group is enough: the API's credentials, or an export.
+SETTINGS_GROUPS = [["consumer_key", "access_token"], ["export_path"]]
+#: `meltano invoke tap-pocket:auth --no-browser ...` runs `tap-pocket auth --no-browser ...`.
+COMMANDS = {
+    "auth": {
+        "args": "auth",
+        "description": "Get a Pocket access token through Pocket's OAuth flow "
+        "(`--write-env .env` saves it; `--help` lists the options).",
+    }
+}
+#: Settings that are objects as a whole (their keys are the user's: stream names, ...).
+WHOLE_OBJECTS = {"stream_maps", "stream_map_config"}
+#: A setting's keys in the order Meltano writes them (its SettingDefinition's fields).
+KEY_ORDER = ("name", "kind", "value", "label", "description", "options", "sensitive")
+#: Option labels that `str.title()` would spell wrongly.
+OPTION_LABELS = {"jsonl": "JSON Lines", "gzip": "gzip", "none": "None", "parquet": "Parquet"}
 
 
-def tap_definition() -> dict[str, t.Any]:
-    """The tap's Hub definition, computed now from ``tap-pocket --about``."""
-    sys.path.insert(0, str(ROOT))
-    from hub.generate import about, definition  # needs the root on sys.path
+def about() -> dict[str, t.Any]:
+    """``tap-pocket --about --format=json`` of this checkout."""
+    output = subprocess.run(
+        [sys.executable, "-m", "tap_pocket", "--about", "--format=json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    ).stdout
+    return t.cast("dict[str, t.Any]", json.loads(output))
 
-    return definition(about())
+
+def _types(schema: dict[str, t.Any]) -> set[str]:
+    types: set[str] = set()
+    declared = schema.get("type", [])
+    types.update([declared] if isinstance(declared, str) else declared)
+    for member in schema.get("oneOf", []) + schema.get("anyOf", []):
+        if isinstance(member, dict):
+            types |= _types(member)
+    return types - {"null"}
+
+
+def setting_kind(name: str, schema: dict[str, t.Any]) -> str:
+    """The Meltano setting kind of one JSON-schema property."""
+    types = _types(schema)
+    if name in WHOLE_OBJECTS or types == {"object"}:
+        return "object"
+    if schema.get("enum"):
+        return "options"
+    if schema.get("format") in {"date-time", "date"}:
+        return "date_iso8601"
+    if "array" in types:
+        return "array"
+    if len(types) > 1:  # e.g. faker_config.seed: a number, string or boolean
+        return "string"
+    return {"boolean": "boolean", "integer": "integer", "number": "decimal"}.get(
+        next(iter(types), "string"), "string"
+    )
+
+
+def meltano_settings(properties: dict[str, t.Any], prefix: str = "") -> list[dict[str, t.Any]]:
+    """The settings schema as Meltano settings (nested objects as dotted leaves)."""
+    settings: list[dict[str, t.Any]] = []
+    for name, schema in properties.items():
+        full_name = f"{prefix}{name}"
+        if full_name not in WHOLE_OBJECTS and schema.get("properties"):
+            settings += meltano_settings(schema["properties"], prefix=f"{full_name}.")
+            continue
+        setting: dict[str, t.Any] = {
+            "name": full_name,
+            "kind": setting_kind(full_name, schema),
+            "label": str(schema.get("title") or full_name.replace("_", " ").capitalize()),
+            "description": schema.get("description", ""),
+        }
+        if "default" in schema:
+            setting["value"] = schema["default"]
+        if setting["kind"] == "options":
+            setting["options"] = [
+                {"label": OPTION_LABELS.get(str(value), str(value).title()), "value": value}
+                for value in schema["enum"]
+            ]
+        if schema.get("secret"):
+            setting["sensitive"] = True
+        settings.append({key: setting[key] for key in KEY_ORDER if key in setting})
+    return settings
+
+
+def extractor_definition(about_info: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The synced keys of the tap-pocket extractor, from its ``--about`` output."""
+    return {
+        "capabilities": sorted(about_info["capabilities"]),
+        "settings_group_validation": SETTINGS_GROUPS,
+        "settings": meltano_settings(about_info["settings"]["properties"]),
+        "commands": COMMANDS,
+    }
 
 
 def synced_text(text: str, generated: dict[str, t.Any]) -> str:
@@ -51,7 +145,7 @@ def synced_text(text: str, generated: dict[str, t.Any]) -> str:
 def main(argv: list[str]) -> int:
     """Rewrite meltano.yml, or with ``--check`` exit 1 if it is stale."""
     current = MELTANO_YML.read_text(encoding="utf-8")
-    updated = synced_text(current, tap_definition())
+    updated = synced_text(current, extractor_definition(about()))
     if "--check" in argv:
         if updated != current:
             print("meltano.yml is stale: run scripts/sync_meltano_yml.py", file=sys.stderr)

@@ -72,12 +72,12 @@ def answers(query: t.Callable[[str], list[tuple[t.Any, ...]]], database: str) ->
     return results
 
 
-def test_default_environment_loads_the_demo(meltano: Meltano, tmp_path: Path) -> None:
+def test_demo_environment_loads_the_demo(meltano: Meltano, tmp_path: Path) -> None:
     database = tmp_path / "pocket.duckdb"
     demo = demo_source()
     for _ in range(2):  # loading the same export again upserts, it does not duplicate
         meltano.run(
-            "tap-pocket", "target-duckdb", environment=None, TARGET_DUCKDB_PATH=str(database)
+            "tap-pocket", "target-duckdb", environment="demo", TARGET_DUCKDB_PATH=str(database)
         )
         reader = DuckDBReader(database)
         items = reader.items()
@@ -96,7 +96,7 @@ def test_readme_queries_on_postgres(meltano: Meltano, postgres_server: PostgresS
     meltano.run(
         "tap-pocket",
         "target-postgres",
-        environment=None,
+        environment="demo",
         **_postgres_env(postgres_server, "pocket_demo"),
     )
     reader = PostgresReader(url, schema="pocket_demo")  # the demo's own schema

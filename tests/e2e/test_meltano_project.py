@@ -6,11 +6,13 @@ These checks read files only (no Meltano CLI), so they run with the plain test s
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
-import sys
 import typing as t
 import zipfile
+from pathlib import Path
 
+import pytest
 import yaml
 
 from .conftest import LOADERS, REPO
@@ -28,14 +30,13 @@ def plugins(kind: str) -> dict[str, dict[str, t.Any]]:
 
 
 def test_extractor_matches_the_tap_about_output() -> None:
-    sys.path.insert(0, str(REPO))
-    from hub.generate import about, definition  # after the sys.path change
+    from scripts.sync_meltano_yml import about, extractor_definition
 
     info = about()
-    generated = definition(info)
+    generated = extractor_definition(info)
     tap = plugins("extractors")["tap-pocket"]
     assert sorted(tap["capabilities"]) == sorted(info["capabilities"])
-    for key in ("capabilities", "settings_group_validation", "settings"):
+    for key in ("capabilities", "settings_group_validation", "settings", "commands"):
         assert tap[key] == generated[key], (
             f"meltano.yml's tap-pocket {key} is stale: "
             "run `uv run --group meltano python scripts/sync_meltano_yml.py`"
@@ -43,15 +44,43 @@ def test_extractor_matches_the_tap_about_output() -> None:
     properties = info["settings"]["properties"]
     secrets = {name for name, schema in properties.items() if schema.get("secret")}
     assert secrets == {"consumer_key", "access_token"}
-    for setting in tap["settings"]:
-        assert setting.get("kind"), setting["name"]
-        if setting["name"] in secrets:
-            assert setting["kind"] == "password"
-            assert setting["sensitive"] is True
+    settings = {setting["name"]: setting for setting in tap["settings"]}
+    for name in secrets:  # the form Meltano 4 writes, not the deprecated `kind: password`
+        assert settings[name]["kind"] == "string"
+        assert settings[name]["sensitive"] is True
+    # The SDK's settings with the kinds Meltano Hub gives SDK taps: `meltano config set`
+    # and TAP_POCKET_STREAM_MAPS='{...}' reach the tap as objects.
+    assert settings["stream_maps"]["kind"] == "object"
+    assert "stream_maps.__else__" not in settings
+    assert settings["stream_map_config"]["kind"] == "object"
+    assert settings["faker_config.locale"]["kind"] == "array"
+    assert settings["faker_config.seed"]["kind"] == "string"
+    assert settings["batch_config.encoding.format"]["kind"] == "options"
+    assert tap["commands"] == {
+        "auth": {"args": "auth", "description": tap["commands"]["auth"]["description"]}
+    }
     assert tap["namespace"] == "tap_pocket"
     assert tap["pip_url"] == "-e ."
     assert tap["executable"] == "tap-pocket"
     assert tap["select"] == ["items.*", "highlights.*"]
+
+
+def test_valid_against_meltanos_own_schema() -> None:
+    """meltano.yml passes the JSON schema shipped in the pinned Meltano package."""
+    import jsonschema
+
+    meltano = pytest.importorskip("meltano", reason="dependency group meltano")
+    schema_path = Path(next(iter(meltano.__path__))) / "schemas" / "meltano.schema.json"
+    schema = json.loads(schema_path.read_text(encoding="utf-8"))
+    errors = [
+        f"{'/'.join(map(str, error.absolute_path))}: {error.message}"
+        for error in jsonschema.Draft7Validator(schema).iter_errors(project())
+    ]
+    assert not errors
+    for kind in ("extractors", "loaders"):
+        for name, plugin in plugins(kind).items():
+            for setting in plugin["settings"]:
+                assert setting["kind"] != "password", (name, setting["name"])
 
 
 def test_every_plugin_is_defined_here_and_pinned() -> None:
@@ -69,8 +98,6 @@ def test_every_plugin_is_defined_here_and_pinned() -> None:
                 assert all(PINNED.match(r) for r in requirements), (name, requirements)
             for setting in plugin["settings"]:
                 assert setting.get("kind"), (name, setting["name"])
-                if setting["kind"] == "password":
-                    assert setting.get("sensitive") is True, (name, setting["name"])
 
 
 def test_loader_pins() -> None:
@@ -96,15 +123,22 @@ def test_elasticsearch_upserts_into_one_index_per_stream() -> None:
     assert config["add_record_metadata"] is True  # else _sdc_deleted_at is stripped
 
 
-def test_default_environment_reads_the_bundled_demo() -> None:
+def test_demo_environment_reads_the_bundled_demo() -> None:
     meltano = project()
-    assert meltano["default_environment"] == "demo"
+    # No default environment: a plain `meltano run` never writes the demo's destinations.
+    assert "default_environment" not in meltano
     assert meltano["send_anonymous_usage_stats"] is False
     environments = {env["name"]: env for env in meltano["environments"]}
     assert set(environments) == {"demo", "export", "api"}
     demo = environments["demo"]["config"]["plugins"]
     (tap,) = demo["extractors"]
     assert tap["config"] == {"export_path": "${MELTANO_PROJECT_ROOT}/demo/pocket.zip"}
+    # The environment's env outranks .env and the shell: the demo reads only the demo.
+    assert environments["demo"]["env"] == {
+        "TAP_POCKET_EXPORT_PATH": "${MELTANO_PROJECT_ROOT}/demo/pocket.zip",
+        "TAP_POCKET_CONSUMER_KEY": "",
+        "TAP_POCKET_ACCESS_TOKEN": "",
+    }
     with zipfile.ZipFile(REPO / "demo" / "pocket.zip") as archive:
         assert sorted(archive.namelist()) == ["annotations/part_000000.json", "part_000000.csv"]
     # The demo writes apart from the user's own data, for every loader.
