@@ -20,8 +20,8 @@ _Body = msgspec.defstruct(
     [
         (
             "entries",
-            dict[str, PocketEntry] | list[PocketEntry],  # type: ignore[valid-type]
-            msgspec.field(name="list", default_factory=list),
+            dict[str, PocketEntry] | list[PocketEntry] | msgspec.UnsetType,  # type: ignore[valid-type]
+            msgspec.field(name="list", default=msgspec.UNSET),
         ),
         ("total", t.Any, None),
     ],
@@ -32,7 +32,12 @@ _DECODER = msgspec.json.Decoder(_Body, strict=False)
 
 
 class NotAPageError(ValueError):
-    """The body is not a ``/v3/get`` answer: not JSON, or JSON that is not an object."""
+    """The body is not a ``/v3/get`` answer.
+
+    Not JSON; JSON that is not an object; an object without a ``list`` object or array
+    (an answer without it would end a sync early, as if the list were done); or a list
+    entry that is not an object or has no usable ``item_id`` (text or an integer).
+    """
 
 
 @dataclass(frozen=True)
@@ -72,11 +77,12 @@ def decode_page(
 
     The body decodes straight into typed entries; one holding a value the typed decoder
     rejects is decoded as plain JSON and read entry by entry, leniently (the same rows).
-    Raises :class:`NotAPageError` for a body that is not a JSON object.
+    Raises :class:`NotAPageError` for a body that is not a page (see there).
     """
     typed = decode_typed(content)
     if typed is None:
         plain = _decode_plain(content)
+        _check_entries(plain.get("list"))
         entries = [lenient_entry(raw) for raw in list_entries(plain)]
         total = plain.get("total")
     else:
@@ -102,8 +108,32 @@ def decode_typed(content: bytes) -> tuple[list[t.Any], t.Any] | None:
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise NotAPageError(str(exc)) from exc
     listing = body.entries  # type: ignore[attr-defined]
+    if listing is msgspec.UNSET:
+        raise NotAPageError(_NO_LIST)
     entries = list(listing.values()) if isinstance(listing, dict) else listing
     return entries, body.total  # type: ignore[attr-defined]
+
+
+_NO_LIST = "a JSON object without a `list` object or array"
+
+
+def _check_entries(listing: t.Any) -> None:
+    """Raise :class:`NotAPageError` unless every entry of ``listing`` is one with an id."""
+    if isinstance(listing, dict):
+        pairs = list(listing.items())
+    elif isinstance(listing, list):
+        pairs = [(None, entry) for entry in listing]
+    else:
+        raise NotAPageError(_NO_LIST)
+    for number, (key, entry) in enumerate(pairs, start=1):
+        where = f"list entry {number}" if key is None else f"list entry {key!r}"
+        if not isinstance(entry, dict):
+            msg = f"{where} is not an object"
+            raise NotAPageError(msg)
+        item_id = entry.get("item_id", key)
+        if isinstance(item_id, bool) or not isinstance(item_id, (str, int)):
+            msg = f"{where} has no item_id that is text or an integer"
+            raise NotAPageError(msg)
 
 
 def _decode_plain(content: bytes) -> dict[str, t.Any]:
