@@ -125,11 +125,12 @@ def test_elasticsearch_upserts_into_one_index_per_stream() -> None:
 
 def test_demo_environment_reads_the_bundled_demo() -> None:
     meltano = project()
-    # No default environment: a plain `meltano run` never writes the demo's destinations.
-    assert "default_environment" not in meltano
+    # The default environment adds nothing: a plain `meltano run` reads the user's
+    # settings and never writes the demo's destinations.
+    assert meltano["default_environment"] == "mine"
     assert meltano["send_anonymous_usage_stats"] is False
     environments = {env["name"]: env for env in meltano["environments"]}
-    assert set(environments) == {"demo", "export", "api"}
+    assert set(environments) == {"demo", "mine", "export", "api"}
     demo = environments["demo"]["config"]["plugins"]
     (tap,) = demo["extractors"]
     assert tap["config"] == {"export_path": "${MELTANO_PROJECT_ROOT}/demo/pocket.zip"}
@@ -150,7 +151,8 @@ def test_demo_environment_reads_the_bundled_demo() -> None:
             assert value != base[name][key], (name, key)
     assert base["target-duckdb"]["path"] == "${MELTANO_PROJECT_ROOT}/pocket.duckdb"
     assert demo_loaders["target-duckdb"]["path"] == "${MELTANO_PROJECT_ROOT}/demo.duckdb"
-    # export and api take everything from .env / the environment.
+    # mine, export and api take everything from .env / the environment.
+    assert set(environments["mine"]) == {"name"}
     assert "config" not in environments["export"]
     assert "config" not in environments["api"]
 
