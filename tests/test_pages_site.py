@@ -19,14 +19,27 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from typing_extensions import Self
+
 FIXTURES = Path(__file__).parent / "fixtures" / "pages"
 ARTICLES = {
     path.name.split(".")[0][:12]: gzip.decompress(path.read_bytes())
     for path in sorted(FIXTURES.glob("*.html.gz"))
 }
-#: Paths robots.txt disallows for every host of the site.
-ROBOTS = b"User-agent: *\nDisallow: /private/\n\nUser-agent: tap-pocket\nDisallow: /no-taps/\n"
+#: robots.txt of every host but 127.0.0.3: /private/ is for no robot.
+ROBOTS = b"User-agent: *\nDisallow: /private/\n"
+#: robots.txt of 127.0.0.3: a group for tap-pocket (which then ignores the `*` group).
+ROBOTS_NAMING_THE_TAP = (
+    b"User-agent: tap-pocket\nDisallow: /no-taps/\n\nUser-agent: *\nDisallow: /\n"
+)
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """Clients that hang up (timeouts, TLS to plain HTTP) are expected: no traceback."""
+
+    def handle_error(self, request: t.Any, client_address: t.Any) -> None:
+        pass
 
 
 class LocalSite:
@@ -42,9 +55,11 @@ class LocalSite:
         self.hits: Counter[str] = Counter()
         self.user_agents: set[str] = set()
         self.cookies_seen: list[str] = []
+        #: Every request's header block, as received.
+        self.headers_seen: list[str] = []
         self._lock = threading.Lock()
         self.servers = [
-            ThreadingHTTPServer((f"127.0.0.{first + n}", 0), self._handler()) for n in range(hosts)
+            _QuietServer((f"127.0.0.{first + n}", 0), self._handler()) for n in range(hosts)
         ]
         for server in self.servers:
             server.daemon_threads = True
@@ -54,7 +69,7 @@ class LocalSite:
             for s in self.servers
         ]
 
-    def __enter__(self) -> LocalSite:
+    def __enter__(self) -> Self:
         for thread in self._threads:
             thread.start()
         return self
@@ -75,7 +90,7 @@ class LocalSite:
     def paths(self) -> list[str]:
         return [path for _, path in self.requests]
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
+    def _handler(self) -> type[BaseHTTPRequestHandler]:  # noqa: C901 - the routes inside
         site = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -84,9 +99,9 @@ class LocalSite:
             def log_message(self, format: str, *args: t.Any) -> None:  # noqa: A002 - http.server's name
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 host = f"{self.server.server_address[0]}"
-                with site._lock:  # noqa: SLF001 - the site's own lock
+                with site._lock:
                     site.requests.append((host, self.path))
                     site.hits[self.path] += 1
                     site.in_flight[host] += 1
@@ -94,6 +109,7 @@ class LocalSite:
                     site.max_in_flight[host] = max(site.max_in_flight[host], site.in_flight[host])
                     site.max_total_in_flight = max(site.max_total_in_flight, site.total_in_flight)
                     site.user_agents.add(self.headers.get("User-Agent", ""))
+                    site.headers_seen.append(str(self.headers))
                     if self.headers.get("Cookie"):
                         site.cookies_seen.append(self.headers["Cookie"])
                 try:
@@ -101,7 +117,7 @@ class LocalSite:
                 except (BrokenPipeError, ConnectionResetError):
                     pass
                 finally:
-                    with site._lock:  # noqa: SLF001 - the site's own lock
+                    with site._lock:
                         site.in_flight[host] -= 1
                         site.total_in_flight -= 1
 
@@ -121,22 +137,22 @@ class LocalSite:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def route(self) -> None:  # noqa: C901, PLR0911, PLR0912 - one branch per path
+            def route(self) -> None:  # noqa: C901, PLR0912, PLR0915 - one branch per path
+                host = f"{self.server.server_address[0]}"
                 parts = urlsplit(self.path)
                 path, query = parts.path, parse_qs(parts.query)
                 if site.delay and not path.startswith(("/robots.txt", "/wayback")):
                     time.sleep(site.delay)
                 if path == "/robots.txt":
-                    self.send(200, ROBOTS, "text/plain")
+                    rules = ROBOTS_NAMING_THE_TAP if host == "127.0.0.3" else ROBOTS
+                    self.send(200, rules, "text/plain")
                 elif path.startswith(("/article/", "/private/", "/no-taps/")):
                     name = path.rsplit("/", 1)[-1]
                     body = ARTICLES.get(name)
                     if body is None:
                         self.send(404, b"<html><body>not here</body></html>")
                     else:
-                        self.send(
-                            200, body, headers={"Set-Cookie": "session=abc; Path=/"}
-                        )
+                        self.send(200, body, headers={"Set-Cookie": "session=abc; Path=/"})
                 elif path.startswith("/redirect/"):
                     # /redirect/<n>/<rest>: n more hops, then /<rest>
                     _, _, count, rest = path.split("/", 3)
@@ -179,7 +195,9 @@ class LocalSite:
                     self.send(200, body.encode("latin-1"))
                 elif path == "/no-charset":  # no charset in the header; the meta names it
                     body = "<html><head><meta charset='shift_jis'><title>日本語のページ</title>"
-                    body += "</head><body><p>" + "これは日本語の文章です。" * 20 + "</p></body></html>"
+                    body += (
+                        "</head><body><p>" + "これは日本語の文章です。" * 20 + "</p></body></html>"
+                    )
                     self.send(200, body.encode("shift_jis"), "text/html")
                 elif path.startswith("/flaky/"):  # 429 with Retry-After: 1 first, then the page
                     if site.hits[self.path] == 1:

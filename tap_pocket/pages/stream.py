@@ -113,6 +113,11 @@ class _PagesStream(DirectRecordsStream):
         links, self._links = self._links, []
         if not links:
             return
+        if self.ABORT_AT_RECORD_COUNT is not None:
+            # A dry run or connection test (`--test`) selects every stream: it checks the
+            # tap's source, not the saved sites, and fetches none of them.
+            self.logger.info("pages: no links fetched in a dry run or connection test")
+            return
         fetcher, cache = self._open()
         self._total += len(links)
         by_url: dict[str, list[Link]] = defaultdict(list)
