@@ -299,6 +299,13 @@ def settings_errors(config: Mapping[str, Any]) -> list[str]:
             f"Missing setting(s) {', '.join(missing)}: the API needs consumer_key and "
             "access_token (see `tap-pocket auth`), or set export_path to read an export."
         )
+    mapped = [name for name in ("stream_maps", "flattening_enabled") if config.get(name)]
+    if config.get("batch_config") and mapped:
+        errors.append(
+            f"batch_config cannot be combined with {' or '.join(mapped)}: BATCH files are "
+            "written without stream maps or flattening (a Meltano SDK limitation). Unset "
+            "batch_config to load RECORD messages, or unset " + " and ".join(mapped) + "."
+        )
     start_date = config.get("start_date")
     if start_date is not None and _parse_datetime(str(start_date)) is None:
         errors.append(
