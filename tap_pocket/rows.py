@@ -263,7 +263,28 @@ def singer_schema(struct: type[msgspec.Struct]) -> dict[str, t.Any]:
     """The stream's JSON schema, from the row struct's columns, types and descriptions."""
     info = msgspec.inspect.type_info(struct)
     assert isinstance(info, msgspec.inspect.StructType)  # noqa: S101 - structs only
-    return th.PropertiesList(*_properties(info)).to_dict()
+    return _null_in_enums(th.PropertiesList(*_properties(info)).to_dict())
+
+
+def _null_in_enums(schema: dict[str, t.Any]) -> dict[str, t.Any]:
+    """Add null to the ``enum`` of each nullable column that has one.
+
+    JSON Schema checks ``enum`` apart from ``type``: ``{"type": ["string", "null"],
+    "enum": ["a"]}`` rejects a null, which every column may hold.
+    """
+    types = schema.get("type")
+    if (
+        "enum" in schema
+        and isinstance(types, list)
+        and "null" in types
+        and None not in schema["enum"]
+    ):
+        schema["enum"] = [*schema["enum"], None]
+    for child in schema.get("properties", {}).values():
+        _null_in_enums(child)
+    if isinstance(schema.get("items"), dict):
+        _null_in_enums(schema["items"])
+    return schema
 
 
 def _properties(info: msgspec.inspect.StructType) -> list[th.Property[t.Any]]:

@@ -167,8 +167,13 @@ def _text_or_null(value: str | None) -> str | None:
     return value or None
 
 
+_STATUS_VALUES = frozenset(STATUS_NAMES.values())
+
+
 def _status(value: str | None) -> str | None:
-    return STATUS_NAMES.get(value or "", value)
+    """Pocket's "0".."3" as names; a name as it is; anything else null (not a status)."""
+    name = STATUS_NAMES.get(value or "", value)
+    return name if name in _STATUS_VALUES else None
 
 
 def _column_reader(column: str, read: Read) -> t.Callable[[t.Any], t.Any] | None:

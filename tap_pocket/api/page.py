@@ -105,7 +105,7 @@ def decode_typed(content: bytes) -> tuple[list[t.Any], t.Any] | None:
         body = _DECODER.decode(content)
     except msgspec.ValidationError:
         return None
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise NotAPageError(str(exc)) from exc
     listing = body.entries  # type: ignore[attr-defined]
     if listing is msgspec.UNSET:
@@ -139,7 +139,7 @@ def _check_entries(listing: t.Any) -> None:
 def _decode_plain(content: bytes) -> dict[str, t.Any]:
     try:
         body = msgspec.json.decode(content)
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise NotAPageError(str(exc)) from exc
     if not isinstance(body, dict):
         msg = "JSON that is not an object"
