@@ -50,13 +50,6 @@ HUB_FIELDS: dict[str, t.Any] = {
     "quality": "unknown",
     "keywords": ["meltano_sdk", "pocket", "read-it-later", "bookmarks", "export"],
     "settings_group_validation": [["consumer_key", "access_token"], ["export_path"]],
-    # As in meltano.yml: `meltano invoke tap-pocket:auth` runs `tap-pocket auth`.
-    "commands": {
-        "auth": {
-            "args": "auth",
-            "description": "Obtain a Pocket access token (Pocket's OAuth flow in the browser).",
-        },
-    },
 }
 
 # The SDK's stream-map settings are free-form objects: the Hub lists `stream_maps` as one
@@ -66,6 +59,13 @@ OPAQUE_OBJECTS = frozenset({"stream_maps", "stream_map_config"})
 
 # hub-utils `_parse_kind`: a string setting whose name contains one of these is a password.
 PASSWORD_HINTS = ("password", "id", "token", "key", "secret")
+
+
+def meltano_commands() -> dict[str, t.Any]:
+    """The tap's ``commands`` in meltano.yml (``meltano invoke tap-pocket:auth``), as they are."""
+    project = yaml.safe_load((HERE.parent / "meltano.yml").read_text(encoding="utf-8"))
+    (extractor,) = [p for p in project["plugins"]["extractors"] if p["name"] == "tap-pocket"]
+    return dict(extractor["commands"])
 
 
 def about() -> dict[str, t.Any]:
@@ -200,6 +200,7 @@ def definition(about_info: dict[str, t.Any]) -> dict[str, t.Any]:
             {
                 **fields,
                 "capabilities": sorted(about_info["capabilities"]),
+                "commands": meltano_commands(),
                 "settings": hub_settings(about_info["settings"]["properties"]),
                 "supported_python_versions": list(about_info["supported_python_versions"]),
             }
