@@ -30,6 +30,7 @@ pytestmark = pytest.mark.e2e
 
 DEMO_ITEMS = 30
 DEMO_UNREAD = 17
+DEMO_HIGHLIGHTS = 9
 #: The stream maps of README's "With Meltano" (tests/test_docs.py checks they are the same).
 UNREAD_ONLY = {"items": {"__filter__": 'status == "unread"'}}
 WITH_HOST = {"items": {"host": 'given_url.split("/")[2]'}}
@@ -246,3 +247,31 @@ def test_readme_api_dotenv_works_as_pasted(
     result = in_project(meltano, root, "run", "tap-pocket", "target-duckdb")
     assert result.returncode == 0, result.tail()
     assert len(DuckDBReader(root / "pocket.duckdb").items()) == N_ITEMS
+
+
+def test_parquet_batches_through_meltano(meltano: Meltano, tmp_path: Path) -> None:
+    """`batch_config.encoding.format: parquet`, set as Meltano settings, writes the rows."""
+    import pyarrow.parquet as pq  # installed with the tap (singer-sdk[parquet])
+
+    root = tmp_path / "batches"
+    result = meltano(
+        "--environment=demo",
+        "--log-level=warning",
+        "invoke",
+        "tap-pocket",
+        TAP_POCKET_BATCH_CONFIG_ENCODING_FORMAT="parquet",
+        TAP_POCKET_BATCH_CONFIG_ENCODING_COMPRESSION="gzip",
+        TAP_POCKET_BATCH_CONFIG_STORAGE_ROOT=root.as_uri(),
+    )
+    assert result.returncode == 0, result.tail()
+    batches = [event for event in result.events if event.get("type") == "BATCH"]
+    rows: dict[str, list[dict[str, t.Any]]] = {}
+    for batch in batches:
+        assert batch["encoding"]["format"] == "parquet"
+        for url in batch["manifest"]:
+            assert url.startswith(root.as_uri())
+            table = pq.read_table(url.removeprefix("file://"))
+            rows.setdefault(batch["stream"], []).extend(table.to_pylist())
+    assert len(rows["items"]) == DEMO_ITEMS
+    assert len({row["item_id"] for row in rows["items"]}) == DEMO_ITEMS
+    assert len(rows["highlights"]) == DEMO_HIGHLIGHTS
