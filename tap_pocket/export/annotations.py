@@ -5,16 +5,21 @@ entries (``created_at`` in epoch seconds). A highlight's row joins to its item b
 URL-derived ``item_id`` and gets a ``highlight_id`` derived from URL, quote and time
 (:mod:`tap_pocket.export.ids`); ``patch`` and ``annotation_version`` exist only in the
 API and stay null.
+
+A part is streamed entry by entry (:func:`~.json_text.json_array_elements`): an entry over
+its cap or nested too deep, a quote over :data:`~.problems.FIELD_CAP`, and a
+``created_at`` that is not a finite time (NaN, Infinity, ``1e400``) are bad rows.
 """
 
 from __future__ import annotations
 
+import math
 import typing as t
 
 from tap_pocket.export.ids import derive_highlight_id, digest, normalise_url, unescape_entities
-from tap_pocket.export.json_text import json_array_elements, json_text, line_of
+from tap_pocket.export.json_text import ElementProblem, json_array_elements
 from tap_pocket.export.layout import ZIP_DAMAGE, damaged_member_error
-from tap_pocket.export.problems import ExportError, shown
+from tap_pocket.export.problems import FIELD_CAP, ExportError, shown, size_text
 from tap_pocket.export.sparse import sparse_record
 from tap_pocket.rows import Highlight
 from tap_pocket.timestamps import parse_iso_or_epoch
@@ -29,11 +34,15 @@ _WHAT = "{url, title, highlights: [{quote, created_at}]} objects"
 
 
 def _entry_problem(entry: t.Any) -> str | None:
+    if isinstance(entry, ElementProblem):
+        return f"the entry is {entry.reason}"
     if not isinstance(entry, dict):
         return f"expected an object {{url, title, highlights}}, found {shown(entry)}"
     url = entry.get("url")
     if not isinstance(url, str) or not normalise_url(url):
         return f"the entry's url must be a non-empty text, found {shown(url)}"
+    if len(url) > FIELD_CAP:
+        return f"the entry's url is longer than the cap of {size_text(FIELD_CAP)}"
     if not isinstance(entry.get("highlights"), list):
         return f"the entry's highlights must be a list, found {shown(entry.get('highlights'))}"
     return None
@@ -46,8 +55,13 @@ def _highlight(entry: dict[str, t.Any], highlight: t.Any) -> Highlight | str:
     quote = highlight.get("quote")
     if not isinstance(quote, str):
         return f"the highlight's quote must be text, found {shown(quote)}"
+    if len(quote) > FIELD_CAP:
+        return f"the highlight's quote is longer than the cap of {size_text(FIELD_CAP)}"
     raw_time = highlight.get("created_at")
-    created_at = None if isinstance(raw_time, bool) else parse_iso_or_epoch(raw_time)
+    unreadable = isinstance(raw_time, bool) or (
+        isinstance(raw_time, float) and not math.isfinite(raw_time)
+    )
+    created_at = None if unreadable else parse_iso_or_epoch(raw_time)
     if created_at is None:
         return f"the highlight's created_at {shown(raw_time)} is not a time"
     url = normalise_url(entry["url"])
@@ -71,25 +85,30 @@ def annotation_highlights(
 ) -> Iterator[dict[str, t.Any]]:
     """The ``highlights`` rows of one annotations part, skipping ids in ``seen``."""
     try:
-        text = json_text(file.name, file.read_bytes())
+        with file.open_binary() as binary:
+            yield from _highlights(file, binary, seen, bad)
     except ZIP_DAMAGE as exc:
         raise damaged_member_error(file, None, exc) from exc
-    for index, offset, entry in json_array_elements(file.name, text, _WHAT):
+
+
+def _highlights(
+    file: ExportFile, binary: t.IO[bytes], seen: SeenIds, bad: BadRows
+) -> Iterator[dict[str, t.Any]]:
+    for index, line, entry in json_array_elements(file.name, binary, _WHAT):
         problem = _entry_problem(entry)
         if problem is not None:
-            where = f"entry {index + 1}"
-            bad.report(ExportError(file.name, f"{where}: {problem}", line=line_of(text, offset)))
+            bad.report(ExportError(file.name, f"entry {index + 1}: {problem}", line=line))
             continue
         for number, highlight in enumerate(entry["highlights"], start=1):
             row = _highlight(entry, highlight)
             if isinstance(row, str):
                 where = f"entry {index + 1}, highlight {number}"
-                bad.report(ExportError(file.name, f"{where}: {row}", line=line_of(text, offset)))
+                bad.report(ExportError(file.name, f"{where}: {row}", line=line))
                 continue
             key = int(row.highlight_id[1:], 16)
             if key in seen.keys:
                 seen.duplicate(
-                    f"{file.name}, line {line_of(text, offset)}",
+                    f"{file.name}, line {line}",
                     f"entry {index + 1}, highlight {number} repeats an earlier one",
                 )
                 continue

@@ -5,19 +5,38 @@ Header ``title,url,time_added,tags,status`` (Oct 2024-Mar 2025:
 ignored. Each row gives ``item_id`` (:mod:`tap_pocket.export.ids`), ``given_url`` and
 ``given_title`` (the ``&amp;``-style entity references that leak into these CSVs
 decoded), ``status`` (``unread``, or ``archived`` for ``archive``), ``time_added`` and
-``time_updated`` (the same moment), and ``tags`` (``|``-separated, sorted). A part is
-streamed: memory stays flat at any size.
+``time_updated`` (the same moment), and ``tags`` (``|``-separated, each trimmed, unique
+and sorted). A part is streamed: memory stays flat at any size.
+
+Broken input. The csv module reads in strict mode (a quote must close a field), fed by
+:class:`_Lines`, which hands it physical lines of at most :data:`~.problems.RECORD_CAP`
+characters and keeps the lines of the record being read. A record that cannot be read
+(its quote never closes, text follows a closing quote, a field over
+:data:`~.problems.FIELD_CAP`, a record over :data:`~.problems.RECORD_CAP`, the wrong
+number of fields) loses only its first line: the lines after it are read again as
+records of their own, so one stray quote does not swallow the rows after it. A record
+that reads well but holds a bad value (time, status, URL, invalid UTF-8, NUL) is lost
+whole.
 """
 
 from __future__ import annotations
 
 import csv
 import typing as t
+from collections import deque
 from dataclasses import dataclass
 
+from tap_pocket.export.detect import CSV_COLUMNS, header_problem
 from tap_pocket.export.ids import digest, normalise_url, unescape_entities
 from tap_pocket.export.layout import ZIP_DAMAGE, damaged_member_error
-from tap_pocket.export.problems import ExportError, shown, time_added_problem
+from tap_pocket.export.problems import (
+    FIELD_CAP,
+    RECORD_CAP,
+    ExportError,
+    shown,
+    size_text,
+    time_added_problem,
+)
 from tap_pocket.export.utf8 import DECODE_ERRORS, invalid_utf8_problem
 from tap_pocket.timestamps import unix_to_iso
 
@@ -29,8 +48,93 @@ if t.TYPE_CHECKING:
 
 #: Export status words to the ``items`` stream's status values.
 _STATUSES = {"unread": "unread", "archive": "archived"}
-#: Columns the reader needs; others (such as ``cursor``) are ignored.
-_COLUMNS = ("title", "url", "time_added", "tags", "status")
+
+
+class _Marker(str):
+    """A string told apart by identity (a blank line read is never this object)."""
+
+    __slots__ = ()
+
+
+#: Stands for a line over the cap, where lines are read again (it is not kept).
+_OVER_CAP = _Marker("\n")
+_NOT_CLOSED = "a quote that is not closed?"
+#: csv module errors, as users are told them.
+_CSV_ERRORS = {
+    "unexpected end of data": f"the file ends inside a quoted field ({_NOT_CLOSED})",
+    "',' expected after '\"'": f"text after a closing quote (a stray quote, or {_NOT_CLOSED})",
+    "field larger than field limit": (
+        f"a field longer than the cap of {size_text(FIELD_CAP)} ({_NOT_CLOSED})"
+    ),
+    "line contains NUL": "a NUL character (byte 00): Pocket exports are text",
+}
+
+
+class _LineOverCap(Exception):  # noqa: N818 - a signal, not an error
+    """A physical line longer than :data:`~.problems.RECORD_CAP` (skipped, not kept)."""
+
+
+class _RecordOverCap(Exception):  # noqa: N818 - a signal, not an error
+    """The record being read grew over :data:`~.problems.RECORD_CAP` at ``line``."""
+
+    def __init__(self, line: str) -> None:
+        super().__init__()
+        self.line = line
+
+
+class _Lines:
+    """The physical lines of a CSV part for the csv module, bounded and replayable.
+
+    :meth:`physical` yields each line (at most :data:`~.problems.RECORD_CAP` characters)
+    and appends it to :attr:`record`, which the reader clears after each record. When a
+    record turns out broken, its lines after the first are :meth:`replay`-ed by the next
+    generator, so reading goes on at the line after the record's first.
+    """
+
+    def __init__(self, text: t.TextIO) -> None:
+        self.text = text
+        self.record: list[str] = []
+        self.pending: deque[str] = deque()
+
+    def physical(self) -> Iterator[str]:
+        """The lines, replayed ones first; raises on a line or a record over the cap."""
+        record = self.record
+        append = record.append
+        pending = self.pending
+        size = 0
+        while pending:
+            line = pending.popleft()
+            if line is _OVER_CAP:
+                raise _LineOverCap
+            if not record:
+                size = 0
+            size += len(line)
+            if size > RECORD_CAP:
+                raise _RecordOverCap(line)
+            append(line)
+            yield line
+        readline = self.text.readline
+        while line := readline(RECORD_CAP + 1):
+            if not record:
+                size = 0
+            size += len(line)
+            if size > RECORD_CAP:
+                if len(line) > RECORD_CAP:
+                    self._skip_rest_of(line)
+                    raise _LineOverCap
+                raise _RecordOverCap(line)
+            append(line)
+            yield line
+
+    def _skip_rest_of(self, line: str) -> None:
+        """Read past the end of an over-long line, a piece at a time."""
+        while line and line[-1] not in "\r\n":
+            line = self.text.readline(RECORD_CAP)
+
+    def replay(self, lines: list[str]) -> None:
+        """Read ``lines`` again before the lines not read yet; forget the record."""
+        self.pending.extendleft(reversed(lines))
+        self.record.clear()
 
 
 @dataclass(frozen=True)
@@ -48,39 +152,41 @@ class _Columns:
     def from_header(cls, file: ExportFile, header: list[str] | None) -> _Columns:
         if not header:
             raise ExportError(file.name, "the file is empty: expected a CSV header", line=1)
-        names = [name.strip().lower() for name in header]
-        missing = [name for name in _COLUMNS if name not in names]
-        if missing:
-            raise ExportError(
-                file.name,
-                f"the CSV header lacks {', '.join(missing)}: found {','.join(header)!r}, "
-                f"expected {','.join(_COLUMNS)}",
-                line=1,
-            )
         invalid = invalid_utf8_problem(*header)
-        if invalid:
-            raise ExportError(file.name, invalid, line=1)
-        index = {name: names.index(name) for name in _COLUMNS}
+        names = [name.strip().lower() for name in header]
+        problem = header_problem(names) if invalid is None else invalid
+        if problem:
+            raise ExportError(file.name, problem, line=1)
+        index = {name: names.index(name) for name in CSV_COLUMNS}
         return cls(width=len(names), **index)
 
 
-def _read_header(file: ExportFile, reader: t.Any) -> _Columns:
+def _read_header(file: ExportFile, lines: _Lines) -> tuple[_Columns, int]:
+    """The columns, and the line after the header."""
+    reader = csv.reader(lines.physical(), strict=True)
     try:
         header = next(reader, None)
-    except csv.Error as exc:
-        raise ExportError(file.name, f"malformed CSV header ({exc})", line=1) from exc
+    except (csv.Error, _LineOverCap, _RecordOverCap) as exc:
+        reason = _csv_problem(exc) if isinstance(exc, csv.Error) else "a line over the cap"
+        raise ExportError(file.name, f"malformed CSV header: {reason}", line=1) from exc
     except ZIP_DAMAGE as exc:
         raise damaged_member_error(file, 1, exc) from exc
-    return _Columns.from_header(file, header)
+    lines.record.clear()
+    return _Columns.from_header(file, header), reader.line_num + 1
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    message = str(exc)
+    for start, problem in _CSV_ERRORS.items():
+        if message.startswith(start):
+            return problem
+    return f"malformed CSV ({message})"
 
 
 def _row_problem(fields: list[str], columns: _Columns) -> str | None:
     """Why a CSV row cannot be loaded; None if it can. The hot loop's slow path."""
     if len(fields) != columns.width:
-        return (
-            f"expected {columns.width} fields, found {len(fields)} "
-            "(a stray comma, or a quote that is not closed?)"
-        )
+        return _width_problem(fields, columns)
     invalid = invalid_utf8_problem(*fields)
     if invalid:
         return invalid
@@ -95,12 +201,23 @@ def _row_problem(fields: list[str], columns: _Columns) -> str | None:
     return None
 
 
+def _width_problem(fields: list[str], columns: _Columns) -> str:
+    return f"expected {columns.width} fields, found {len(fields)} (a stray comma, or {_NOT_CLOSED})"
+
+
 def _moment(time_added: str) -> str | None:
     """A ``time_added`` field as ISO 8601, or None (see :func:`time_added_problem`)."""
     try:
         return unix_to_iso(int(time_added))
     except ValueError:
         return None
+
+
+def _tags(text: str) -> list[str]:
+    """``|``-separated tag names: trimmed, each once, sorted; empty names dropped."""
+    names = {tag.strip() for tag in text.split("|")}
+    names.discard("")
+    return sorted(names)
 
 
 def csv_items(  # noqa: C901, PLR0912, PLR0915 - one loop on purpose, see the docstring
@@ -110,7 +227,9 @@ def csv_items(  # noqa: C901, PLR0912, PLR0915 - one loop on purpose, see the do
 
     Kept as one loop over local names, with each check done by the cheapest operation
     that can fail; when one fails, the slow path (:func:`_row_problem`) says what is wrong.
-    A function call per row would cost more than most of the loop's work.
+    A function call per row would cost more than most of the loop's work. A broken
+    record restarts the loop on a new csv reader at the line after its first
+    (:class:`_Lines`).
     """
     statuses = _STATUSES
     to_iso = unix_to_iso
@@ -119,27 +238,37 @@ def csv_items(  # noqa: C901, PLR0912, PLR0915 - one loop on purpose, see the do
     seen_keys = seen.keys
     decode_errors = DECODE_ERRORS
     clean_count = decode_errors.count
+    csv.field_size_limit(FIELD_CAP)
     with file.open_text() as text:
-        reader = csv.reader(text)
-        columns = _read_header(file, reader)
+        lines = _Lines(text)
+        columns, start = _read_header(file, lines)  # start: where the next reader starts
         width = columns.width
         title_at, url_at, time_at = columns.title, columns.url, columns.time_added
         tags_at, status_at = columns.tags, columns.status
-        end_line = reader.line_num
+        record = lines.record
+        clear_record = record.clear
         while True:
+            reader = csv.reader(lines.physical(), strict=True)
+            base = end_line = start - 1
             try:
                 for fields in reader:
                     line = end_line + 1
-                    end_line = reader.line_num
+                    end_line = base + reader.line_num
                     if len(fields) != width or decode_errors.count != clean_count:
                         if not fields:
+                            clear_record()
                             continue  # a blank line holds no record
+                        if len(fields) != width and end_line > line:
+                            # A broken record: lose its first line, read the others again.
+                            raise _Broken(_width_problem(fields, columns))  # noqa: TRY301
                         problem = _row_problem(fields, columns)
                         if problem is not None:
+                            clear_record()
                             bad.report(
                                 ExportError(file.name, problem, line=line, end_line=end_line)
                             )
                             continue
+                    clear_record()
                     try:
                         added = to_iso(int(fields[time_at]))  # None outside 2000-2100
                         status = statuses[fields[status_at]]
@@ -163,12 +292,6 @@ def csv_items(  # noqa: C901, PLR0912, PLR0915 - one loop on purpose, see the do
                     if "&" in title:
                         title = unescape(title)
                     tags_text = fields[tags_at]
-                    if tags_text:
-                        tags = sorted(tags_text.split("|"))
-                        if not tags[0]:  # "a||b": sorting put the empty names first
-                            tags = [tag for tag in tags if tag]
-                    else:
-                        tags = []
                     yield {
                         "item_id": "u" + url_hash,
                         "given_url": url,
@@ -176,15 +299,52 @@ def csv_items(  # noqa: C901, PLR0912, PLR0915 - one loop on purpose, see the do
                         "status": status,
                         "time_added": added,
                         "time_updated": added,
-                        "tags": tags,
+                        "tags": _tags(tags_text) if tags_text else [],
                     }
+            except _Broken as broken:
+                start = _resync(file, bad, lines, broken.problem, end_line - len(record) + 1)
             except csv.Error as exc:
-                # The csv module resumes at the next line after a malformed record.
-                line, end_line = end_line + 1, reader.line_num
-                bad.report(
-                    ExportError(file.name, f"malformed CSV ({exc})", line=line, end_line=end_line)
-                )
+                start = _resync(file, bad, lines, _csv_problem(exc), end_line + 1)
+            except _RecordOverCap as over:
+                problem = f"a record over the cap of {size_text(RECORD_CAP)} ({_NOT_CLOSED})"
+                record.append(over.line)
+                start = _resync(file, bad, lines, problem, end_line + 1)
+            except _LineOverCap:
+                first = end_line + 1
+                if record:  # the record being read runs into the line over the cap
+                    record.append(_OVER_CAP)
+                    problem = (
+                        f"its record runs into line {first + len(record) - 1}, which is "
+                        f"longer than the cap of {size_text(RECORD_CAP)}"
+                    )
+                    start = _resync(file, bad, lines, problem, first)
+                else:
+                    problem = f"a line longer than the cap of {size_text(RECORD_CAP)}"
+                    bad.report(ExportError(file.name, problem, line=first))
+                    start = first + 1
             except ZIP_DAMAGE as exc:
-                raise damaged_member_error(file, reader.line_num + 1, exc) from exc
+                raise damaged_member_error(file, end_line + 1, exc) from exc
             else:
                 return
+
+
+class _Broken(Exception):  # noqa: N818 - a signal, not an error
+    """The record just read spans lines but has the wrong number of fields."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+
+
+def _resync(file: ExportFile, bad: BadRows, lines: _Lines, problem: str, first: int) -> int:
+    """Report the broken record starting at line ``first``; its later lines are read again.
+
+    Returns the line reading goes on at. Without ``skip_bad_rows`` the report raises.
+    """
+    last = first + len(lines.record) - 1
+    error = ExportError(file.name, problem, line=first, end_line=max(first, last))
+    again = lines.record[1:]
+    lines.replay(again)
+    note = f"; reading on from line {first + 1}" if again else ""
+    bad.report(error, lines=1, note=note)
+    return first + 1

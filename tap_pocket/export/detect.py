@@ -12,7 +12,9 @@ from __future__ import annotations
 import codecs
 import csv
 import enum
+import errno
 import re
+import stat
 import typing as t
 from pathlib import Path
 
@@ -42,11 +44,17 @@ NOT_AN_API_DUMP = (
     "with a 'list') or a JSON array of its list entries (objects with an item_id)"
 )
 
+NOT_FOUND = "not found"
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a local file header; an empty zip
 _SNIFF_BYTES = 64 * 1024
 _HTML_LIST_HEADING = re.compile(rb"<h1>\s*(unread|read archive)\s*</h1>", re.IGNORECASE)
 _HTML_LISTS = 2  # Unread and Read Archive
 _CSV_DETECT_COLUMNS = frozenset({"title", "url", "time_added"})
+#: The columns the CSV reader needs; others (such as ``cursor``) are ignored.
+CSV_COLUMNS = ("title", "url", "time_added", "tags", "status")
+_KNOWN_COLUMNS = frozenset({*CSV_COLUMNS, "cursor"})
+_COLUMN_NAME = re.compile(r"[\w .-]{1,40}")
+_SHOWN_COLUMNS = 20
 
 
 class ExportKind(str, enum.Enum):
@@ -68,10 +76,15 @@ def detect_kind(path: str | os.PathLike[str]) -> ExportKind:
     path = Path(path).expanduser()
     if path.is_dir():
         return ExportKind.FOLDER
-    if not path.exists():
+    problem = not_a_regular_file(path)
+    if problem == NOT_FOUND:
         raise ExportError(
             str(path),
             f"not found: the export_path setting must point to your Pocket export ({EXPECTED})",
+        )
+    if problem is not None:
+        raise ExportError(
+            str(path), f"{problem}; the export_path setting must name your Pocket export"
         )
     try:
         with path.open("rb") as file:
@@ -82,6 +95,32 @@ def detect_kind(path: str | os.PathLike[str]) -> ExportKind:
     if kind is None:
         raise ExportError(str(path), _not_an_export_reason(head))
     return kind
+
+
+def not_a_regular_file(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a file (no open, so a FIFO never blocks); None if it can."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "is a symbolic link loop (a link that leads back to itself), not a file"
+        if path.is_symlink():
+            return f"is a symbolic link to {path.readlink()}, which does not exist"
+        if exc.errno == errno.ENOENT:
+            return NOT_FOUND
+        return f"cannot be read: {exc.strerror or exc}"
+    if stat.S_ISREG(mode):
+        return None
+    kind = (
+        "a FIFO (named pipe)"
+        if stat.S_ISFIFO(mode)
+        else "a socket"
+        if stat.S_ISSOCK(mode)
+        else "a device"
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        else "a special file"
+    )
+    return f"is {kind}, not a file"
 
 
 def _kind_of_content(head: bytes) -> ExportKind | None:
@@ -111,4 +150,29 @@ def _csv_header_names(head: bytes) -> list[str]:
 def _not_an_export_reason(head: bytes) -> str:
     if not head:
         return f"the file is empty; {EXPECTED}"
+    names = _csv_header_names(head)
+    if len(_KNOWN_COLUMNS.intersection(names)) >= 2:  # noqa: PLR2004 - a CSV meant as an export
+        return f"this is not a Pocket export: {header_problem(names)}; {EXPECTED}"
     return f"this is not a Pocket export: {EXPECTED}"
+
+
+def header_problem(names: list[str], needed: t.Sequence[str] = CSV_COLUMNS) -> str | None:
+    """What a CSV header (lower-cased names) lacks, or None.
+
+    The names found are shown only when they look like column names and include a known
+    one, never text such as the first line of some other file (a key, a password file).
+    """
+    missing = [name for name in needed if name not in names]
+    if not missing:
+        return None
+    looks_like_a_header = (
+        len(names) <= _SHOWN_COLUMNS
+        and bool(_KNOWN_COLUMNS.intersection(names))
+        and all(_COLUMN_NAME.fullmatch(name) for name in names)
+    )
+    found = (
+        f"found the columns {','.join(names)}"
+        if looks_like_a_header
+        else "its first line is not a header of column names"
+    )
+    return f"the CSV header lacks {', '.join(missing)} ({found}; expected {','.join(needed)})"

@@ -14,6 +14,10 @@ Before that, :func:`read_dump` looks at the top level only (an object's ``list``
 ``since``, or whether each element of an array has an ``item_id``; the entries are
 skipped, not built) to tell a dump from JSON that is not one. JSON that does not decode
 is read again by the standard library, to report the line at fault.
+
+A dump is decoded whole, so its size is capped (:data:`~.problems.DUMP_CAP`; its decoded
+rows take about three times its size in memory), and JSON nested too deeply for the
+decoders is refused with a message rather than a RecursionError.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from tap_pocket.api.convert import entry_row
 from tap_pocket.api.page import NotAPageError, Page, decode_page
 from tap_pocket.export.detect import AN_ANNOTATIONS_FILE, NOT_AN_API_DUMP
 from tap_pocket.export.json_text import json_syntax_error, json_text
-from tap_pocket.export.problems import ExportError
+from tap_pocket.export.problems import DUMP_CAP, ExportError, size_text
 from tap_pocket.export.sparse import sparse_record
 from tap_pocket.timestamps import parse_timestamp
 
@@ -60,11 +64,20 @@ _TOP_LEVEL = msgspec.json.Decoder(_Response | list[_Entry])
 
 def read_dump(file: ExportFile) -> Page:
     """The dump ``file`` as one page; :class:`ExportError` if it is not a dump."""
-    data = file.read_bytes().removeprefix(codecs.BOM_UTF8)
+    with file.open_binary() as binary:
+        data = binary.read(DUMP_CAP + 1).removeprefix(codecs.BOM_UTF8)
+    if len(data) > DUMP_CAP:
+        raise ExportError(
+            file.name,
+            f"this API dump is over the cap of {size_text(DUMP_CAP)} (it is decoded whole): "
+            "save the /v3/get responses in smaller pages (count, offset) and load each",
+        )
     try:
         top = _TOP_LEVEL.decode(data)
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise _diagnosis(file.name, data, exc) from exc
+    except RecursionError as exc:
+        raise _too_deep(file.name) from exc
     if isinstance(top, _Response):
         if top.listing is msgspec.UNSET:
             raise ExportError(file.name, NOT_AN_API_DUMP, line=1)
@@ -79,6 +92,14 @@ def read_dump(file: ExportFile) -> Page:
         return decode_page(content, server_time=_server_time(since), with_highlights=True)
     except (NotAPageError, UnicodeDecodeError) as exc:
         raise _diagnosis(file.name, data, exc) from exc
+    except RecursionError as exc:
+        raise _too_deep(file.name) from exc
+
+
+def _too_deep(name: str) -> ExportError:
+    return ExportError(
+        name, f"is not a Pocket export: its JSON is nested too deeply to read; expected {_WHAT}"
+    )
 
 
 def dump_items(page: Page) -> Iterator[dict[str, t.Any]]:
@@ -107,6 +128,10 @@ def _diagnosis(name: str, data: bytes, exc: Exception) -> ExportError:
         body = json.loads(text)
     except json.JSONDecodeError as error:
         return json_syntax_error(name, error, _WHAT)
+    except RecursionError:
+        return _too_deep(name)
+    except ValueError as error:  # a number too long to read
+        return ExportError(name, f"is not valid JSON ({error}); expected {_WHAT}", line=1)
     if isinstance(body, list):  # of values that are not all objects
         annotations = body and isinstance(body[0], dict) and "highlights" in body[0]
         return ExportError(name, AN_ANNOTATIONS_FILE if annotations else NOT_AN_API_DUMP, line=1)

@@ -9,7 +9,14 @@ zip re-made from the unzipped folder (every member under one top folder, maybe b
 
 A zip that cannot be opened, or a member failing its CRC or decompression
 (:data:`ZIP_DAMAGE`, reported by :func:`damaged_member_error` with the line reached), is
-fatal: the export has to be downloaded again.
+fatal: the export has to be downloaded again. A member is checked before any of its rows
+is read (:func:`_checked_member`): one of up to :data:`~.problems.MEMBER_BUFFER` bytes is
+read whole, its CRC checked, and parsed from memory; a bigger one is read through once to
+check it, then parsed in a second pass. So nothing read from a damaged member (deflate
+garbage before the CRC failure) ever becomes a row, and memory stays bounded. An
+encrypted member, or two export files of the same name in one zip (which one is the
+export?), are refused with a message; so is a file of a folder export that is not a
+regular file (a FIFO, a broken link or a link loop).
 """
 
 from __future__ import annotations
@@ -22,9 +29,11 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 
-from tap_pocket.export.detect import NO_EXPORT_FILES, ExportKind
-from tap_pocket.export.problems import ExportError
-from tap_pocket.export.utf8 import ERRORS
+from typing_extensions import override
+
+from tap_pocket.export.detect import NO_EXPORT_FILES, ExportKind, not_a_regular_file
+from tap_pocket.export.problems import MEMBER_BUFFER, ExportError
+from tap_pocket.export.utf8 import DECODE_ERRORS, ERRORS
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -35,6 +44,8 @@ _CSV_PART_NAME = re.compile(r"part_[^/]*\.csv", re.IGNORECASE)
 _ANNOTATIONS_PART_NAME = re.compile(r"part_[^/]*\.json", re.IGNORECASE)
 _HTML_EXPORT_NAME = "ril_export.html"
 _TEXT_CHUNK_BYTES = 64 * 1024
+_CHECK_CHUNK_BYTES = 1024 * 1024
+_ENCRYPTED = 0x1  # general purpose bit flag 0
 
 #: What reading a damaged zip member raises.
 ZIP_DAMAGE = (zipfile.BadZipFile, zlib.error, EOFError)
@@ -55,16 +66,43 @@ class ExportFile:
     def open_text(self) -> t.TextIO:
         """The file as UTF-8 text (a BOM is tolerated), newlines kept for the csv module.
 
-        Invalid bytes are counted (:mod:`tap_pocket.export.utf8`), not fatal here.
+        Invalid bytes and NUL characters are counted (:mod:`tap_pocket.export.utf8`), not
+        fatal here.
         """
         # Large reads: zip members decompress in Python-level calls, fewer is faster.
-        binary = io.BufferedReader(t.cast("io.RawIOBase", self.open_binary()), _TEXT_CHUNK_BYTES)
+        binary = io.BufferedReader(_NulCounting(self.open_binary()), _TEXT_CHUNK_BYTES)
         return io.TextIOWrapper(binary, encoding="utf-8-sig", errors=ERRORS, newline="")
 
     def read_bytes(self) -> bytes:
         """The whole file."""
         with self.open_binary() as binary:
             return binary.read()
+
+
+class _NulCounting(io.RawIOBase):
+    """A binary file whose NUL bytes bump :data:`~.utf8.DECODE_ERRORS` as they are read."""
+
+    def __init__(self, raw: t.IO[bytes]) -> None:
+        super().__init__()
+        self._raw = raw
+
+    @override
+    def readable(self) -> bool:
+        return True
+
+    @override
+    def readinto(self, buffer: t.Any) -> int:
+        data = self._raw.read(len(buffer))
+        size = len(data)
+        buffer[:size] = data
+        if b"\0" in data:
+            DECODE_ERRORS.count += data.count(b"\0")
+        return size
+
+    @override
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
 
 
 @dataclass
@@ -78,11 +116,44 @@ class Layout:
 
 def damaged_member_error(file: ExportFile, line: int | None, exc: Exception) -> ExportError:
     """The error for a zip member that fails while being read (one of :data:`ZIP_DAMAGE`)."""
+    return _damaged(file.name, line, exc)
+
+
+def _damaged(name: str, line: int | None, exc: Exception) -> ExportError:
     return ExportError(
-        file.name,
-        f"this zip member is damaged ({exc}); download your Pocket export again",
+        name,
+        f"this zip member is damaged ({exc}); nothing was loaded from it; "
+        "download your Pocket export again",
         line=line,
     )
+
+
+def _checked_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> t.IO[bytes]:
+    """A zip member whose CRC has been checked before anything of it is parsed.
+
+    Up to :data:`~.problems.MEMBER_BUFFER` bytes (as the zip declares, and zipfile never
+    reads past the declared size) it is read whole and served from memory; a bigger
+    member is read through once to check it and opened again. The line in the error is
+    where the damage was found.
+    """
+    if info.flag_bits & _ENCRYPTED:
+        raise ExportError(
+            name,
+            "this zip member is encrypted (password-protected): Pocket's exports are not; "
+            "unzip it with its password and set export_path to the folder",
+        )
+    chunks: list[bytes] = []
+    keep = info.file_size <= MEMBER_BUFFER
+    newlines = 0
+    try:
+        with archive.open(info) as member:
+            while chunk := member.read(_CHECK_CHUNK_BYTES):
+                newlines += chunk.count(b"\n")
+                if keep:
+                    chunks.append(chunk)
+        return io.BytesIO(b"".join(chunks)) if keep else archive.open(info)
+    except ZIP_DAMAGE as exc:
+        raise _damaged(name, newlines + 1, exc) from exc
 
 
 @contextlib.contextmanager
@@ -135,22 +206,80 @@ def _single_top_folder(names: list[str]) -> str | None:
 
 
 def _zip_layout(archive: zipfile.ZipFile, zip_name: str) -> Layout:
-    names = [info.filename for info in archive.infolist() if not info.is_dir()]
-    prefix = _single_top_folder(names) or ""
-    inside = [name[len(prefix) :] for name in names if name.startswith(prefix)]
+    infos = [info for info in archive.infolist() if not info.is_dir()]
+    names = [info.filename for info in infos]
+    layout = _zip_layout_under(archive, infos, zip_name, "")
+    top = _single_top_folder(names)
+    if top is not None and not (layout.csv_parts or layout.annotation_parts or layout.html):
+        layout = _zip_layout_under(archive, infos, zip_name, top)  # a re-zipped export folder
+    _refuse_repeated_names(zip_name, names, layout)
+    return layout
+
+
+def _zip_layout_under(
+    archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo], zip_name: str, prefix: str
+) -> Layout:
+    """The layout of the members under ``prefix`` (``""``: the whole zip)."""
+    by_name: dict[str, zipfile.ZipInfo] = {}
+    for info in infos:
+        if info.filename.startswith(prefix):
+            by_name.setdefault(info.filename[len(prefix) :], info)
 
     def member(name: str) -> ExportFile:
-        return ExportFile(f"{zip_name}:{prefix}{name}", lambda: archive.open(prefix + name))
+        info = by_name[name]
+        shown = f"{zip_name}:{prefix}{name}"
+        return ExportFile(shown, lambda: _checked_member(archive, info, shown))
 
-    return _layout_of_names(inside, member)
+    return _layout_of_names(list(by_name), member)
+
+
+def _refuse_repeated_names(zip_name: str, names: list[str], layout: Layout) -> None:
+    """Two members of one name: a reader would see only one of them, so which is it?"""
+    files = [*layout.csv_parts, *layout.annotation_parts, *([layout.html] if layout.html else [])]
+    counts: dict[str, int] = {}
+    for name in names:
+        counts[name] = counts.get(name, 0) + 1
+    for file in files:
+        name = file.name[len(zip_name) + 1 :]
+        if counts.get(name, 0) > 1:
+            raise ExportError(
+                zip_name,
+                f"holds {counts[name]} members named {name}: the export is ambiguous (each "
+                "would hide the others' rows) and is not read; download your Pocket export "
+                "again, or unzip it and keep one file of that name",
+            )
 
 
 def _folder_layout(folder: Path) -> Layout:
-    names = [entry.name for entry in folder.iterdir() if entry.is_file()]
+    names = [entry.name for entry in _export_entries(folder)]
     annotations = folder / "annotations"
     if annotations.is_dir():
-        names += [f"annotations/{entry.name}" for entry in annotations.iterdir() if entry.is_file()]
+        names += [f"annotations/{entry.name}" for entry in _export_entries(annotations)]
     return _layout_of_names(names, lambda name: ExportFile.on_disk(folder / name))
+
+
+def _export_entries(folder: Path) -> Iterator[Path]:
+    """The regular files of ``folder``.
+
+    A file named like an export file that is not regular (a FIFO, a broken link, a link
+    loop) is an error, never silently skipped.
+    """
+    for entry in sorted(folder.iterdir()):
+        if entry.is_dir():
+            continue
+        problem = not_a_regular_file(entry)
+        if problem is None:
+            yield entry
+        elif _is_export_name(entry.name):
+            raise ExportError(str(entry), problem)
+
+
+def _is_export_name(base: str) -> bool:
+    return bool(
+        _CSV_PART_NAME.fullmatch(base)
+        or _ANNOTATIONS_PART_NAME.fullmatch(base)
+        or base.lower() == _HTML_EXPORT_NAME
+    )
 
 
 def _open_zip(path: Path) -> zipfile.ZipFile:

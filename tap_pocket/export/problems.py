@@ -12,6 +12,14 @@ INFO with its file and line, and a WARNING at the end gives their number
 (:class:`SeenIds`). Identical highlights (same URL, quote and time) are handled the same
 way. Only 64-bit integers (the ids' own bits, see :mod:`tap_pocket.export.ids`) are
 remembered, not URLs: about 80 bytes per item.
+
+Repeated messages of one kind (bad rows, duplicates) are logged one by one for the first
+:data:`LOGGED_ONE_BY_ONE` only; the final WARNING counts all of them, so a hostile export
+of millions of bad or repeated rows cannot flood the log.
+
+Caps. No input can make the reader hold more than a few of these at once, so memory
+stays bounded (well under 300 MB) whatever the export holds: a value over its cap is a
+bad row (file and line named), never read into memory whole.
 """
 
 from __future__ import annotations
@@ -20,6 +28,26 @@ import typing as t
 
 if t.TYPE_CHECKING:
     import logging
+
+#: A CSV field, an HTML attribute value or link text, a highlight's quote: 1 MiB of text.
+FIELD_CAP = 1024 * 1024
+#: A CSV record (all its physical lines), an HTML tag, or one entry of an annotations file:
+#: 4 MiB of text.
+RECORD_CAP = 4 * 1024 * 1024
+#: JSON nesting depth of one annotations entry (a real one nests 3 levels).
+DEPTH_CAP = 64
+#: A zip member up to this size is read and checked (CRC) whole before its rows are
+#: parsed; a bigger one is checked by a first pass, then parsed in a second.
+MEMBER_BUFFER = 16 * 1024 * 1024
+#: An API dump (a saved /v3/get response) is decoded whole: its size is capped.
+DUMP_CAP = 64 * 1024 * 1024
+#: Messages of one kind logged one by one before the rest are only counted.
+LOGGED_ONE_BY_ONE = 20
+
+
+def size_text(size: int) -> str:
+    """A cap as users read it: ``1 MiB``, ``64 MiB``."""
+    return f"{size // (1024 * 1024)} MiB"
 
 
 class ExportError(Exception):
@@ -66,30 +94,59 @@ def time_added_problem(text: str) -> str:
 
 
 class BadRows:
-    """Raises on a bad row, or with ``skip_bad_rows`` logs, counts and skips it."""
+    """Raises on a bad row, or with ``skip_bad_rows`` logs, counts and skips it.
+
+    ``lines`` counts the physical lines lost with the skipped rows (a row spanning three
+    lines loses three; a record that is broken, such as one opened by a quote that is
+    never closed, loses only its first line: reading goes on at the next).
+    """
 
     def __init__(self, logger: logging.Logger, stream: str, *, skip: bool) -> None:
         self.skip = skip
         self.logger = logger
         self.stream = stream
         self.count = 0
+        self.lines = 0
 
-    def report(self, error: ExportError) -> None:
-        """Raise ``error``, or with ``skip_bad_rows`` log and count it."""
+    def report(self, error: ExportError, *, lines: int | None = None, note: str = "") -> None:
+        """Raise ``error``, or with ``skip_bad_rows`` log and count it.
+
+        ``lines``: the physical lines lost (default: the lines ``error`` names); ``note``
+        is added to the logged message (where reading goes on).
+        """
         if not self.skip:
             raise error
         self.count += 1
-        self.logger.warning("Skipped a bad %s row (skip_bad_rows): %s", self.stream, error)
+        if lines is None:
+            lines = 1 if error.line is None else (error.end_line or error.line) - error.line + 1
+        self.lines += lines
+        if self.count <= LOGGED_ONE_BY_ONE:
+            self.logger.warning(
+                "Skipped a bad %s row (skip_bad_rows): %s%s", self.stream, error, note
+            )
+            if self.count == LOGGED_ONE_BY_ONE:
+                self.logger.warning(
+                    "More bad %s rows are only counted, not logged one by one", self.stream
+                )
 
     def summarise(self, export: str) -> None:
-        """Log how many rows of ``export`` were skipped, if any."""
-        if self.count:
-            self.logger.warning(
-                "Skipped %d bad %s row(s) of %s (skip_bad_rows); each is logged above",
-                self.count,
-                self.stream,
-                export,
-            )
+        """Log how many rows of ``export`` were skipped, if any, and the lines lost."""
+        if not self.count:
+            return
+        logged = (
+            "each is logged above"
+            if self.count <= LOGGED_ONE_BY_ONE
+            else f"the first {LOGGED_ONE_BY_ONE} are logged above"
+        )
+        lost = "" if self.lines == self.count else f", {self.lines} lines lost"
+        self.logger.warning(
+            "Skipped %d bad %s row(s) of %s (skip_bad_rows%s); %s",
+            self.count,
+            self.stream,
+            export,
+            lost,
+            logged,
+        )
 
 
 class SeenIds:
@@ -104,7 +161,12 @@ class SeenIds:
     def duplicate(self, location: str, what: str) -> None:
         """Log and count a row skipped because its id was seen before."""
         self.duplicates += 1
-        self.logger.info("Skipped a duplicate %s row at %s: %s", self.stream, location, what)
+        if self.duplicates <= LOGGED_ONE_BY_ONE:
+            self.logger.info("Skipped a duplicate %s row at %s: %s", self.stream, location, what)
+            if self.duplicates == LOGGED_ONE_BY_ONE:
+                self.logger.info(
+                    "More duplicate %s rows are only counted, not logged one by one", self.stream
+                )
 
     def summarise(self, export: str) -> None:
         """Log how many duplicate rows of ``export`` were skipped, if any."""

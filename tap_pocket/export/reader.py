@@ -120,4 +120,8 @@ class ExportReader:
             elif layout.html is not None:
                 yield from html_items(layout.html, seen, bad)
             else:
-                self.logger.warning("%s holds no items (no part_*.csv)", self.path)
+                self.logger.warning(
+                    "%s holds highlights (annotations/part_*.json) but no items (no "
+                    "part_*.csv or ril_export.html)",
+                    self.path,
+                )

@@ -2,8 +2,9 @@
 
 Pocket exports are UTF-8. Text is decoded ahead of parsing, in chunks, with the
 :data:`ERRORS` handler: each invalid byte becomes a lone surrogate (U+DC80-U+DCFF) and
-bumps :data:`DECODE_ERRORS`' count. Rows are searched for those surrogates (slow) only
-once the count has moved, so a clean file pays one integer comparison per row.
+bumps :data:`DECODE_ERRORS`' count; so does each NUL byte read (valid UTF-8, but not
+text: a sign of a damaged file). Rows are searched for those surrogates and NULs (slow)
+only once the count has moved, so a clean file pays one integer comparison per row.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 #: The codec error handler's name, for ``open(..., errors=ERRORS)``.
 ERRORS = "tap_pocket.export.invalid_utf8"
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]+")
+_NUL = "\0"
 
 
 class DecodeErrorCounter:
@@ -39,8 +41,10 @@ codecs.register_error(ERRORS, DECODE_ERRORS)
 
 
 def invalid_utf8_problem(*texts: str) -> str | None:
-    """The invalid bytes in decoded text, described; None if there are none."""
+    """The invalid bytes (or NULs) in decoded text, described; None if there are none."""
     for text in texts:
+        if _NUL in text:
+            return "a NUL character (byte 00): Pocket exports are text; is the file damaged?"
         found = _ESCAPED_BYTE.search(text)
         if found:
             shown = " ".join(f"{ord(ch) - 0xDC00:02x}" for ch in found.group()[:8])
