@@ -76,3 +76,196 @@ def test_hub_settings_and_capabilities_equal_about() -> None:
     assert "meltano_sdk" in definition["keywords"]
     group_settings = {name for group in definition["settings_group_validation"] for name in group}
     assert group_settings <= set(settings)
+
+
+# Every shell command of README.md, and what runs it ---------------------------------------
+
+E2E = "tests/e2e/"
+#: Each command README gives (fenced ``bash`` blocks, line by line without comments, and
+#: inline code that starts with a command), and the test that runs it, or why none does.
+#: A README command missing here, or an entry README no longer has, fails
+#: test_every_readme_command_is_listed: a command cannot change without this list.
+README_COMMANDS: dict[str, str] = {
+    # Install
+    "pip install tap-pocket": "not run: needs the release on PyPI",
+    "tap-pocket --about": "tests/test_docs.py::test_readme_tap_commands_run",
+    "pip install .": "tests/test_packaging.py::test_installed_wheel_runs_about_and_a_sync",
+    "uv sync": "not run: CI's own first step (.ci/run)",
+    "uv run tap-pocket --about": (
+        "not run: tap-pocket --about (run above) in uv's environment, which CI builds"
+    ),
+    # Quickstart
+    "git clone https://github.com/tap-pocket/tap-pocket && cd tap-pocket": (
+        "not run: needs the published repository"
+    ),
+    "scripts/quickstart": f"{E2E}test_demo.py::test_quickstart_script",
+    "scripts/test": "tests/test_docs.py::test_ci_runs_the_test_command_the_readme_gives",
+    "scripts/query demo/queries/duckdb/links_per_tag.sql": (
+        f"{E2E}test_demo.py::test_demo_environment_loads_the_demo"
+    ),
+    "scripts/query \"SELECT given_title, given_url FROM items WHERE status = 'unread' LIMIT 5\"": (
+        f"{E2E}test_demo.py::test_quickstart_script"
+    ),
+    "uv run --group meltano meltano --environment=demo run tap-pocket target-duckdb": (
+        f"{E2E}test_demo.py::test_demo_environment_loads_the_demo"
+    ),
+    "uv run --group meltano meltano run tap-pocket target-duckdb": (
+        f"{E2E}test_meltano_cli.py::test_own_export_never_lands_in_the_demo"
+    ),
+    "scripts/quickstart target-postgres": f"{E2E}test_loaders.py::test_postgres",
+    "scripts/quickstart target-elasticsearch": f"{E2E}test_loaders.py::test_elasticsearch",
+    # Development, Performance (sections of others: listed so that a change shows here)
+    "scripts/test --checks": "not run: an option of scripts/test, which CI runs whole",
+    "scripts/test -k export": "not run: an option of scripts/test, which CI runs whole",
+    "scripts/uv tool run pre-commit install": "not run: installs a git hook from PyPI",
+    "uv python find": "not run: a uv command quoted in prose",
+    "uv run --locked pytest": "tests/test_docs.py::test_ci_runs_the_test_command_the_readme_gives",
+    "uv run python -m pocket_emulator --items 500 --port 8787": (
+        "not run: a long-running server; the tests start the same emulator in-process"
+    ),
+    "uv run python bench/run.py": "not run: the benchmark, about 10 minutes",
+    "uv run python bench/run.py --quick": "not run: the benchmark's smoke run",
+    "uv run ruff format .": "not run: CI runs ruff format --check",
+    # On its own
+    'echo \'{"export_path": "~/Downloads/pocket.zip"}\' > config.json': (
+        "tests/test_docs.py::test_readme_tap_commands_run"
+    ),
+    "tap-pocket --config config.json > pocket.singer": (
+        "tests/test_docs.py::test_readme_tap_commands_run"
+    ),
+    "tap-pocket --config config.json --discover > catalog.json": (
+        "tests/test_docs.py::test_readme_tap_commands_run"
+    ),
+    "tap-pocket --config config.json --state state.json": (
+        "tests/test_docs.py::test_readme_tap_commands_run"
+    ),
+    "tap-pocket --about --format=markdown": "tests/test_docs.py::test_readme_tap_commands_run",
+    # With Meltano
+    "meltano add extractor tap-pocket --from-ref hub/tap-pocket.yml": (
+        "tests/test_packaging.py::test_meltano_adds_the_hub_definition"
+    ),
+    "meltano add --from-ref": "not run: a reference to the command above",
+    "meltano config set tap-pocket export_path ~/Downloads/pocket.zip": (
+        f"{E2E}test_meltano_cli.py::test_readme_meltano_commands_run"
+    ),
+    "meltano run tap-pocket target-postgres": f"{E2E}test_loaders.py::test_postgres",
+    "meltano config set tap-pocket stream_maps "
+    '\'{"items": {"__filter__": "status == \\"unread\\""}}\'': (
+        f"{E2E}test_meltano_cli.py::test_readme_meltano_commands_run"
+    ),
+    'TAP_POCKET_STREAM_MAPS=\'{"items": {"host": "given_url.split(\\"/\\")[2]"}}\' '
+    "meltano run tap-pocket target-jsonl": (
+        f"{E2E}test_meltano_cli.py::test_readme_meltano_commands_run"
+    ),
+    "meltano invoke tap-pocket:auth --write-env .env": (
+        f"{E2E}test_meltano_cli.py::test_meltano_invoke_auth"
+    ),
+    "meltano config set": "not run: the name of the command form above",
+    "meltano run": "not run: the name of the command form above",
+    "meltano add extractor tap-pocket --variant tap-pocket": (
+        "not run: needs the entry published on Meltano Hub"
+    ),
+    # Getting credentials
+    "tap-pocket auth --consumer-key 1234-abcd1234abcd1234abcd1234 --write-env .env": (
+        "tests/test_auth.py::test_auth_writes_a_private_env_file_keeping_other_lines"
+    ),
+    "tap-pocket auth": "tests/test_auth.py::test_auth_flow_end_to_end_then_sync_with_the_token",
+    "tap-pocket auth --write-env .env": (
+        "tests/test_auth.py::test_auth_writes_a_private_env_file_keeping_other_lines"
+    ),
+}
+#: Inline code spans that are commands: they start with one of these words.
+COMMAND_WORDS = ("meltano", "uv", "scripts/", "tap-pocket", "pip", "pipx", "python", "git")
+
+
+def readme_commands(readme: str) -> set[str]:
+    """The shell commands README.md gives: fenced bash lines and inline commands."""
+    commands = set()
+    for block in re.findall(r"^```bash\n(.*?)^```", readme, re.MULTILINE | re.DOTALL):
+        for line in block.splitlines():
+            command = re.sub(r"\s+#\s.*$", "", line).strip()
+            if command and not command.startswith("#"):
+                commands.add(command)
+    prose = re.sub(r"^```.*?^```", "", readme, flags=re.MULTILINE | re.DOTALL)
+    for span in re.findall(r"`([^`\n]+)`", prose):
+        if " " in span and span.split()[0].startswith(COMMAND_WORDS):
+            commands.add(span)
+    return commands
+
+
+def test_every_readme_command_is_listed() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    found = readme_commands(readme)
+    known = set(README_COMMANDS)
+    # Sections others own may add commands: each must be listed, with its test.
+    assert not found - known, f"README commands no test runs or lists: {sorted(found - known)}"
+    assert not known - found, f"listed commands README no longer has: {sorted(known - found)}"
+
+
+def test_listed_tests_exist() -> None:
+    for command, proof in README_COMMANDS.items():
+        if proof.startswith("not run: "):
+            assert len(proof) > len("not run: "), command
+            continue
+        path, name = proof.split("::")
+        source = (ROOT / path).read_text(encoding="utf-8")
+        assert f"def {name}(" in source, (command, proof)
+
+
+def test_readme_tap_commands_run(tmp_path: Path) -> None:
+    """README's "On its own" block, pasted line by line, and the --about commands."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    (block,) = [
+        b
+        for b in re.findall(r"^```bash\n(.*?)^```", readme, re.MULTILINE | re.DOTALL)
+        if "config.json" in b
+    ]
+    home = tmp_path / "home"
+    (home / "Downloads").mkdir(parents=True)
+    shutil.copy(ROOT / "demo" / "pocket.zip", home / "Downloads" / "pocket.zip")
+    bin_dir = str(Path(sys.executable).parent)  # where `tap-pocket` is installed
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_POCKET_")}
+    env.update(HOME=str(home), PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}")
+
+    def bash(command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [shutil.which("bash") or "/bin/bash", "-euo", "pipefail", "-c", command],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    lines = [line for line in block.splitlines() if line.strip()]
+    for line in lines:
+        if "--state state.json" in line:
+            # The state a user keeps: the last STATE message of the previous run.
+            states = [
+                json.loads(message)["value"]
+                for message in (tmp_path / "pocket.singer").read_text().splitlines()
+                if '"type":"STATE"' in message.replace(" ", "")
+            ]
+            (tmp_path / "state.json").write_text(json.dumps(states[-1]))
+        result = bash(line)
+        assert result.returncode == 0, (line, result.stderr[-2000:])
+    records = [
+        json.loads(message)
+        for message in (tmp_path / "pocket.singer").read_text().splitlines()
+        if '"RECORD"' in message
+    ]
+    assert sum(1 for r in records if r["stream"] == "items") == 30  # the demo export
+    catalog = json.loads((tmp_path / "catalog.json").read_text())
+    assert {entry["tap_stream_id"] for entry in catalog["streams"]} >= {"items", "highlights"}
+    for command in ("tap-pocket --about", "tap-pocket --about --format=markdown"):
+        assert command in readme_commands(readme)
+        result = bash(command)
+        assert result.returncode == 0, result.stderr
+        assert "tap-pocket" in result.stdout
