@@ -244,6 +244,9 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10k export, 1k items, 1 run")
     parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument(
+        "--only", choices=("export", "api"), default=None, help="one source instead of both"
+    )
     args = parser.parse_args(argv)
     rows_export, items = (10_000, 1_000) if args.quick else (100_000, 10_000)
     repeats = args.repeats or (1 if args.quick else 3)
@@ -258,12 +261,12 @@ def main(argv: list[str]) -> int:
     results: list[Row] = []
     started = time.time()
     try:
-        results += measure(
+        results += [] if args.only == "api" else measure(
             Dataset(f"export {rows_export // 1000}k", {"export_path": str(export)},
                     ["export", str(export)]),
             work / "export", env, repeats,
         )  # fmt: skip
-        for page_size in (5000, 30):
+        for page_size in () if args.only == "export" else (5000, 30):
             with BenchEmulator(library.account) as emulator:
                 tap_config = {
                     "consumer_key": emulator.consumer_key,
@@ -291,7 +294,7 @@ def main(argv: list[str]) -> int:
     }
     text = render(results, info)
     print(text)
-    suffix = "-quick" if args.quick else ""
+    suffix = ("-quick" if args.quick else "") + (f"-{args.only}" if args.only else "")
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"end_to_end{suffix}.md").write_text(text)
     (RESULTS / f"end_to_end{suffix}.json").write_text(
