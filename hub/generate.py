@@ -49,12 +49,16 @@ HUB_FIELDS: dict[str, t.Any] = {
     # (https://docs.meltano.com/contribute/connectors#connector-quality).
     "quality": "unknown",
     "keywords": ["meltano_sdk", "pocket", "read-it-later", "bookmarks", "export"],
+    # hub-utils derives one group from the schema's `required` (none here: either mode may be
+    # used); these are the two ways to run the tap, as settings.py checks them.
     "settings_group_validation": [["consumer_key", "access_token"], ["export_path"]],
 }
 
 # The SDK's stream-map settings are free-form objects: the Hub lists `stream_maps` as one
 # setting of kind object for SDK taps (e.g. meltano/hub
 # _data/meltano/extractors/tap-getpocket/edgarrmondragon.yml), not as its `__else__` key.
+# (A departure: hub-utils would flatten the `__else__` property the SDK 0.54 declares into
+# a `stream_maps.__else__` string setting, which `meltano config set` cannot fill.)
 OPAQUE_OBJECTS = frozenset({"stream_maps", "stream_map_config"})
 
 # hub-utils `_parse_kind`: a string setting whose name contains one of these is a password.
