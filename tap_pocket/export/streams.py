@@ -40,6 +40,9 @@ class _ExportStream(DirectRecordsStream):
     def __init__(self, *args: t.Any, reader: ExportReader, **kwargs: t.Any) -> None:
         self.reader = reader
         super().__init__(*args, **kwargs)
+        # An export is a snapshot, read whole every time: FULL_TABLE unless the catalog
+        # asks otherwise (no bookmark that nothing reads, no "unsorted" warning).
+        self.forced_replication_method = "FULL_TABLE"
 
     @override
     def get_batches(
