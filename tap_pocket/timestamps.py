@@ -69,8 +69,11 @@ def parse_iso_or_epoch(value: t.Any) -> str | None:
     """Annotation ``created_at``: ISO 8601 from the API, epoch seconds in exports."""
     if value is None or value == "":
         return None
-    if isinstance(value, (int, float)) or str(value).strip().isdigit():
-        return parse_timestamp(int(value))
+    if isinstance(value, (int, float)) or _is_ascii_digits(str(value).strip()):
+        try:
+            return parse_timestamp(int(value))
+        except (ValueError, OverflowError):  # NaN, Infinity (1e400)
+            return None
     text = str(value).strip().replace(" ", "T", 1)
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -79,3 +82,8 @@ def parse_iso_or_epoch(value: t.Any) -> str | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     return parsed.astimezone(timezone.utc).isoformat()
+
+
+def _is_ascii_digits(text: str) -> bool:
+    """``"1588"``, not ``"¹"`` (a digit to ``str.isdigit`` that ``int()`` refuses)."""
+    return text.isascii() and text.isdigit()

@@ -92,7 +92,7 @@ PocketEntry = msgspec.defstruct(
 
 
 def _key_order(key: str) -> tuple[int, int, str]:
-    return (0, int(key), key) if key.isdigit() else (1, 0, key)
+    return (0, int(key), key) if key.isascii() and key.isdigit() else (1, 0, key)
 
 
 def _id_keyed(value: t.Any) -> list[t.Any]:
