@@ -63,12 +63,11 @@ class TapPocket(Tap):
         if self.export_mode:
             from tap_pocket.export import ExportReader
             from tap_pocket.export.detect import detect_kind
-
-            # A missing or unreadable export stops the run here, before any message.
-            detect_kind(self.config["export_path"])
             from tap_pocket.export.streams import ExportHighlightsStream, ExportItemsStream
             from tap_pocket.pages.stream import ExportPagesStream
 
+            # A missing or unreadable export stops the run here, before any message.
+            detect_kind(self.config["export_path"])
             reader = ExportReader(
                 self.config["export_path"],
                 skip_bad_rows=bool(setting(self.config, "skip_bad_rows")),
