@@ -61,7 +61,7 @@ def extract(body: bytes, charset: str | None, url: str) -> dict[str, t.Any]:
     html = decode(body, charset)
     try:
         document = trafilatura.bare_extraction(
-            html, url=url, with_metadata=True, include_comments=False
+            html, url=url, with_metadata=True, include_comments=False, fast=True
         )
     except Exception:  # noqa: BLE001 - a page the extractor cannot read has no columns
         document = None

@@ -193,6 +193,13 @@ class _PagesStream(DirectRecordsStream):
             stats.skipped,
             stats.cached,
         )
+        if stats.flight_samples:
+            # Requests in flight each time a page went to extraction: extraction in worker
+            # processes leaves the fetching going.
+            self.logger.info(
+                "pages: %.1f requests in flight on average when a page went to extraction",
+                sum(stats.flight_samples) / len(stats.flight_samples),
+            )
 
 
 class PagesStream(_PagesStream):
