@@ -65,6 +65,9 @@ class Row:
     runs: list[float]
     rows: int | None = None
     note: str = ""
+    #: Median CPU seconds (user + system, the command and its children) and every run's.
+    cpu: float = 0.0
+    cpu_runs: list[float] | None = None
 
 
 def scrubbed_env(work: Path) -> dict[str, str]:
@@ -84,16 +87,20 @@ def scrubbed_env(work: Path) -> dict[str, str]:
     return env
 
 
-def median_run(count: int, make: t.Callable[[int], Run]) -> tuple[float, list[float]]:
-    """Run ``make(i)`` ``count`` times; stop at the first failure with its stderr."""
-    seconds = []
+Measured = tuple[float, list[float], float, list[float]]
+
+
+def median_run(count: int, make: t.Callable[[int], Run]) -> Measured:
+    """Run ``make(i)`` ``count`` times: median and all wall seconds, then CPU seconds."""
+    seconds, cpu = [], []
     for i in range(count):
         run = make(i)
         if run.returncode != 0:
             message = f"{' '.join(run.args[:4])} ... exited {run.returncode}:\n{run.stderr_tail()}"
             raise RuntimeError(message)
         seconds.append(run.seconds)
-    return statistics.median(seconds), seconds
+        cpu.append(run.cpu_seconds)
+    return statistics.median(seconds), seconds, statistics.median(cpu), cpu
 
 
 def duckdb_count(database: Path, table: str) -> int:
@@ -132,10 +139,11 @@ def measure(dataset: Dataset, work: Path, env: dict[str, str], repeats: int) -> 
     catalog = work / "catalog.json"
     target_config = work / "target.json"
 
-    def add(step: str, result: tuple[float, list[float]], count: int | None = None,
-            note: str = "") -> None:  # fmt: skip
-        rows.append(Row(dataset.name, step, result[0], result[1], count, note))
-        print(f"  {dataset.name}: {step}: {result[0]:.2f} s {count or ''}", flush=True)
+    def add(step: str, result: Measured, count: int | None = None, note: str = "") -> None:
+        rows.append(Row(dataset.name, step, result[0], result[1], count, note, result[2],
+                        result[3]))  # fmt: skip
+        print(f"  {dataset.name}: {step}: {result[0]:.2f} s, {result[2]:.2f} s CPU "
+              f"{count or ''}", flush=True)  # fmt: skip
 
     # Discovery alone, and the catalog every later tap run gets.
     add("tap --discover", median_run(repeats, lambda _i: timed_run(
@@ -209,13 +217,16 @@ def render(rows: list[Row], info: dict[str, t.Any]) -> str:
             f"median of {info['repeats']} runs each."
         ),
         "",
-        "| Dataset | Step | Seconds | Runs | Rows in items | Note |",
-        "|---|---|---:|---|---:|---|",
+        "| Dataset | Step | Seconds | Runs | CPU seconds | Rows in items | Note |",
+        "|---|---|---:|---|---:|---:|---|",
     ]
     for r in rows:
         runs = ", ".join(f"{s:.2f}" for s in r.runs)
         count = f"{r.rows:,}" if r.rows is not None else ""
-        out.append(f"| {r.dataset} | {r.step} | {r.seconds:.2f} | {runs} | {count} | {r.note} |")
+        out.append(
+            f"| {r.dataset} | {r.step} | {r.seconds:.2f} | {runs} | {r.cpu:.2f} | {count} "
+            f"| {r.note} |"
+        )
     header = ("| Dataset | meltano run | dlt | Meltano ÷ dlt | tap alone | tap share of "
               "meltano run (sync + discovery) | discovery saved by a catalog |")  # fmt: skip
     out += ["", header, "|---|---:|---:|---:|---:|---:|---:|"]
@@ -229,12 +240,27 @@ def render(rows: list[Row], info: dict[str, t.Any]) -> str:
             f"| {dataset} | {run:.2f} | {dlt:.2f} | {run / dlt:.2f} | {tap:.2f} | "
             f"{(tap + discover) / run:.0%} | {run - cataloged:.2f} |"
         )
-    p30 = by.get(("API 10k, page_size 30", "meltano run tap-pocket target-duckdb"))
-    p5000 = by.get(("API 10k, page_size 5000", "meltano run tap-pocket target-duckdb"))
+    header = ("| Dataset | CPU: meltano run | CPU: dlt | Meltano ÷ dlt | CPU: tap sync + "
+              "discovery | tap share of meltano run's CPU |")  # fmt: skip
+    out += ["", header, "|---|---:|---:|---:|---:|---:|"]
+    for dataset in dict.fromkeys(r.dataset for r in rows):
+        run = by[(dataset, "meltano run tap-pocket target-duckdb")].cpu
+        dlt = by[(dataset, "dlt pipeline")].cpu
+        tap = by[(dataset, "tap alone (--config --catalog > file)")].cpu
+        tap += by[(dataset, "tap --discover")].cpu
+        out.append(
+            f"| {dataset} | {run:.2f} | {dlt:.2f} | {run / dlt:.2f} | {tap:.2f} | {tap / run:.0%} |"
+        )
+    step = "meltano run tap-pocket target-duckdb"
+    p30 = next((r for r in rows if r.dataset.endswith("page_size 30") and r.step == step), None)
+    p5000 = next((r for r in rows if r.dataset.endswith("page_size 5000") and r.step == step), None)
     if p30 and p5000:
         out += [
             "",
-            f"page_size 30 ÷ page_size 5000, meltano run: {p30.seconds / p5000.seconds:.2f}",
+            (
+                f"page_size 30 ÷ page_size 5000, meltano run: {p30.seconds / p5000.seconds:.2f} "
+                f"(wall), {p30.cpu / p5000.cpu:.2f} (CPU)"
+            ),
         ]
     return "\n".join(out) + "\n"
 

@@ -54,6 +54,8 @@ class Run:
     peak_rss_mb: float
     returncode: int
     stderr_path: Path | None = None
+    #: User + system CPU seconds of the command and the descendants it waited for.
+    cpu_seconds: float = 0.0
 
     def stderr_tail(self, lines: int = 15) -> str:
         """The last ``lines`` lines of the process's stderr, if it was kept in a file."""
@@ -91,7 +93,12 @@ def timed_run(
             )  # fmt: skip
         result = json.loads(result_file.read_text())
     return Run(
-        list(args), result["seconds"], result["peak_rss_kb"] / 1024, result["returncode"], stderr
+        list(args),
+        result["seconds"],
+        result["peak_rss_kb"] / 1024,
+        result["returncode"],
+        stderr,
+        result["cpu_seconds"],
     )
 
 
