@@ -29,6 +29,7 @@ import threading
 import time
 import zipfile
 from pathlib import Path
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -144,7 +145,10 @@ def demo_urls(site: LocalSite) -> tuple[list[str], dict[str, str]]:
     names = list(ARTICLES)
     mapping = {}
     for n, row in enumerate(rows):
-        mapping[row["url"]] = f"{site.base(n % len(site.servers))}/article/{names[n % len(names)]}"
+        # One local page per link; the original address rides along in the query.
+        original = quote(row["url"], safe="")
+        base = site.base(n % len(site.servers))
+        mapping[row["url"]] = f"{base}/article/{names[n % len(names)]}?saved={original}"
     return list(mapping.values()), mapping
 
 
