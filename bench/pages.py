@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import re
 import subprocess
 import sys
@@ -39,8 +40,8 @@ from tests.test_pages_site import ARTICLES, LocalSite  # noqa: E402 - after the 
 TAP = [sys.executable, "-m", "tap_pocket"]
 
 
-def tree_rss(pid: int) -> int:
-    """Resident bytes of ``pid`` and all its descendants."""
+def tree_usage(pid: int, cpu: dict[int, float]) -> int:
+    """Resident bytes of ``pid`` and all its descendants; their CPU seconds go into ``cpu``."""
     children: dict[int, list[int]] = {}
     for path in Path("/proc").iterdir():
         entry = path.name
@@ -53,10 +54,13 @@ def tree_rss(pid: int) -> int:
         parent = int(stat.rsplit(")", 1)[1].split()[1])
         children.setdefault(parent, []).append(int(entry))
     total, todo = 0, [pid]
+    ticks = os.sysconf("SC_CLK_TCK")
     while todo:
         current = todo.pop()
         todo.extend(children.get(current, []))
         try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            cpu[current] = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
             for line in Path(f"/proc/{current}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     total += int(line.split()[1]) * 1024
@@ -91,12 +95,14 @@ def run_tap(config: dict, work: Path) -> dict:
         stderr=subprocess.PIPE,
     )
     peak = 0
+    cpu: dict[int, float] = {}
     stop = threading.Event()
+    site_cpu = time.process_time()
 
     def sample() -> None:
         nonlocal peak
         while not stop.wait(0.05):
-            peak = max(peak, tree_rss(process.pid))
+            peak = max(peak, tree_usage(process.pid, cpu))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -108,12 +114,16 @@ def run_tap(config: dict, work: Path) -> dict:
     for line in process.stdout or []:
         if line.startswith(b'{"type":"RECORD","stream":"pages"'):
             records += 1
-    process.wait()
+    stop.set()
+    sampler.join()
+    # The tap's CPU time with that of its reaped extraction workers.
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
     reader.join()
     stderr = b"".join(errors).decode()
     wall = time.perf_counter() - started
-    stop.set()
-    sampler.join()
+    tap_own = cpu.get(process.pid, 0.0)
+    workers = sum(seconds for pid, seconds in cpu.items() if pid != process.pid)
     summary = re.search(r"pages: (\d+) done in ([\d.]+) s \(([\d.]+)/s\)(.*)", stderr)
     flight = re.search(r"pages: ([\d.]+) requests in flight on average", stderr)
     if process.returncode != 0 or summary is None:
@@ -125,6 +135,10 @@ def run_tap(config: dict, work: Path) -> dict:
         "summary": summary.group(0),
         "in_flight_at_extraction": float(flight.group(1)) if flight else None,
         "peak_rss_mb": round(peak / 1e6, 1),
+        "cpu_s_tap_and_workers": round(usage.ru_utime + usage.ru_stime, 2),
+        "cpu_s_tap_process_sampled": round(tap_own, 2),
+        "cpu_s_workers_sampled": round(workers, 2),
+        "cpu_s_bench_and_site": round(time.process_time() - site_cpu, 2),
     }
 
 
