@@ -1,0 +1,200 @@
+"""The pages stream's parts one by one: one test per error code, safety, charset, batches."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import ssl
+import time
+import typing as t
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+
+import httpx
+import pytest
+
+from tap_pocket.pages.batches import PAGES_KEY, PageBatches, page_links
+from tap_pocket.pages.extract import decode, looks_like_html
+from tap_pocket.pages.fetch import (
+    Fetcher,
+    FetchSettings,
+    Link,
+    _FailedError,
+    _retry_after,
+    error_code,
+)
+from tap_pocket.pages.safety import DnsError, PrivateAddressError, is_public
+from tap_pocket.pages.wayback import closest_snapshot, wayback_timestamp
+
+from .test_pages_site import ARTICLES, LocalSite
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterator
+
+ARTICLE = next(iter(ARTICLES))
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[LocalSite]:
+    with LocalSite(hosts=2) as running:
+        yield running
+
+
+def fetch_one(url: str, **settings: t.Any) -> t.Any:
+    options: dict[str, t.Any] = {
+        "private_addresses": True,
+        "timeout": 2.0,
+        "max_bytes": 100_000,
+        "extract_workers": 0,  # extraction in a thread: no worker processes for one page
+        **settings,
+    }
+    fetcher = Fetcher(FetchSettings(**options))
+    try:
+        (page,) = fetcher.fetch_all([Link("1", url, "2020-09-13T12:26:40+00:00")])
+    finally:
+        fetcher.close()
+    return page
+
+
+@pytest.mark.parametrize(
+    ("path", "code"),
+    [
+        ("/slow?s=30", "timeout"),
+        ("http://no-such-host.invalid/", "dns"),
+        ("https://{host}/article/x", "tls"),
+        ("http://127.0.0.2:1/", "connection"),
+        ("/status/404", "http_error"),
+        ("/huge?mb=1", "too_large"),
+        ("/doc.pdf", "not_html"),
+        ("private", "private_address"),
+        ("/private/" + ARTICLE, "robots"),
+        ("/loop", "too_many_redirects"),
+    ],
+)
+def test_each_error_code(site: LocalSite, path: str, code: str) -> None:
+    base = site.base()
+    settings: dict[str, t.Any] = {}
+    if path == "private":
+        url, settings["private_addresses"] = f"{base}/article/{ARTICLE}", False
+    elif path.startswith("/"):
+        url = base + path
+    else:
+        url = path.format(host=base.removeprefix("http://"))
+    before = len(site.requests)
+    started = time.monotonic()
+    page = fetch_one(url, **settings)
+    assert page.error == code
+    assert page.item_id == "1"
+    assert page.url == url
+    assert time.monotonic() - started < 6  # the 2 s deadline bounds even the slow page
+    if code == "private_address":
+        assert len(site.requests) == before  # no request arrived
+
+
+def test_a_good_page_has_no_error(site: LocalSite) -> None:
+    page = fetch_one(f"{site.base()}/article/{ARTICLE}")
+    assert page.error is None
+    assert page.title
+    assert page.word_count > 100
+
+
+def test_error_code_mapping() -> None:
+    assert error_code(_FailedError("robots")) == "robots"
+    assert error_code(PrivateAddressError("x")) == "private_address"
+    assert error_code(DnsError("x")) == "dns"
+    assert error_code(asyncio.TimeoutError()) == "timeout"
+    assert error_code(httpx.ReadTimeout("slow")) == "timeout"
+    assert error_code(httpx.ConnectError("refused")) == "connection"
+    wrapped = httpx.ConnectError("handshake")
+    wrapped.__cause__ = ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number")
+    assert error_code(wrapped) == "tls"
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("93.184.216.34", True),
+        ("2606:4700::1111", True),
+        ("127.0.0.1", False),
+        ("127.0.0.3", False),
+        ("10.0.0.1", False),
+        ("172.16.5.4", False),
+        ("192.168.1.1", False),
+        ("169.254.169.254", False),
+        ("100.64.0.1", False),
+        ("0.0.0.0", False),  # noqa: S104 - an address under test, not a bind
+        ("224.0.0.251", False),
+        ("240.0.0.1", False),
+        ("::1", False),
+        ("fe80::1", False),
+        ("fc00::1", False),
+        ("ff02::1", False),
+        ("::ffff:127.0.0.1", False),
+        ("::ffff:169.254.169.254", False),
+        ("2002:7f00:1::", False),  # 6to4 of 127.0.0.1
+    ],
+)
+def test_public_addresses(address: str, public: bool) -> None:
+    assert is_public(ipaddress.ip_address(address)) is public
+
+
+def test_retry_after() -> None:
+    assert _retry_after("3", 0) == 3
+    later = datetime.now(timezone.utc) + timedelta(seconds=30)
+    assert 25 < _retry_after(format_datetime(later, usegmt=True), 0) <= 30
+    assert _retry_after("soon", 0) == 0.5
+    assert _retry_after(None, 2) == 2
+
+
+def test_decoding_and_sniffing() -> None:
+    latin = "<html><head><title>Café</title></head></html>".encode("latin-1")
+    assert decode(latin, "utf-8") == latin  # a wrong charset: trafilatura guesses
+    assert decode(latin, "latin-1") == "<html><head><title>Café</title></head></html>"
+    meta = "<meta charset='shift_jis'><title>日本</title>".encode("shift_jis")
+    assert decode(meta, None) == "<meta charset='shift_jis'><title>日本</title>"
+    assert decode(b"<p>x</p>", "no-such-charset") == b"<p>x</p>"
+    assert looks_like_html(b"\xef\xbb\xbf  <!DOCTYPE html><html>")
+    assert looks_like_html(b"<!-- c --><html>")
+    assert not looks_like_html(b"%PDF-1.4")
+    assert not looks_like_html(b"<html>\x00\x01")
+
+
+def test_wayback(site: LocalSite) -> None:
+    assert wayback_timestamp("2019-11-18T10:00:00+00:00") == "20191118100000"
+    assert wayback_timestamp("junk") is None
+    assert wayback_timestamp(None) is None
+
+    async def ask(api: str, url: str) -> str | None:
+        async with httpx.AsyncClient() as client:
+            return await closest_snapshot(client, api, url, "2019-11-18T10:00:00Z")
+
+    dead = "http://example.com/status/404"
+    assert asyncio.run(ask(site.wayback_url, dead)) == (
+        f"http://web.archive.org/web/20191118100000/{dead}"
+    )
+    assert asyncio.run(ask(site.wayback_url, "http://example.com/alive")) is None
+    assert asyncio.run(ask(site.base() + "/status/500", dead)) is None  # the API failing
+    assert asyncio.run(ask(site.base() + "/doc.pdf", dead)) is None  # not JSON
+
+
+def test_batches_ride_on_the_first_kept_row() -> None:
+    rows = [
+        {"item_id": "1", "given_url": "http://a/1", "time_added": "t1"},
+        {"item_id": "2", "given_url": "http://a/2", "status": "deleted"},
+        {"item_id": "3", "given_url": "http://a/3", "_sdc_deleted_at": "t"},
+        {"item_id": "4", "resolved_url": "http://a/4"},
+        {"item_id": "5", "given_url": "http://a/5"},
+    ]
+    assert page_links(rows) == [
+        ["1", "http://a/1", "t1"],
+        ["4", "http://a/4", None],
+        ["5", "http://a/5", None],
+    ]
+    batches = PageBatches(size=3)
+    kept = {"2", "3", "4", "5"}  # a stream map drops item 1
+    contexts = []
+    for row in batches.rows(rows, lambda r: r["item_id"] in kept):
+        contexts.extend((row["item_id"], c) for c in batches.contexts(row))
+    assert contexts == [
+        ("4", {PAGES_KEY: [["4", "http://a/4", None], ["5", "http://a/5", None]]}),
+    ]
