@@ -315,6 +315,12 @@ def settings_errors(config: Mapping[str, Any]) -> list[str]:
     url_error = api_url_error(api_url)
     if url_error:
         errors.append(f"api_url {url_error}")
+    wayback = config.get("wayback_api_url")
+    if wayback and not _is_http_url(str(wayback)):
+        errors.append(
+            f"wayback_api_url must be an http(s) URL such as "
+            f"https://archive.org/wayback/available, or empty, got {wayback!r}"
+        )
     return errors
 
 
@@ -413,6 +419,14 @@ def origin(url: str) -> str:
     if ":" in host:
         host = f"[{host}]"
     return f"{parts.scheme}://{host}" if port is None else f"{parts.scheme}://{host}:{port}"
+
+
+def _is_http_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        return parts.scheme in {"http", "https"} and bool(parts.hostname)
+    except ValueError:
+        return False
 
 
 def _parse_datetime(value: str) -> datetime | None:

@@ -26,10 +26,12 @@ from tap_pocket.pages.fetch import (
 from tap_pocket.pages.safety import DnsError, PrivateAddressError, is_public
 from tap_pocket.pages.wayback import closest_snapshot, wayback_timestamp
 
+from .conftest import run_cli
 from .test_pages_site import ARTICLES, LocalSite
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
 ARTICLE = next(iter(ARTICLES))
 
@@ -198,3 +200,13 @@ def test_batches_ride_on_the_first_kept_row() -> None:
     assert contexts == [
         ("4", {PAGES_KEY: [["4", "http://a/4", None], ["5", "http://a/5", None]]}),
     ]
+
+
+def test_a_bad_wayback_url_stops_at_start(tmp_path: Path) -> None:
+    export = tmp_path / "part_000000.csv"
+    export.write_text("title,url,time_added,tags,status\nA,http://a.example/,1600000000,,unread\n")
+    config = {"export_path": str(export), "wayback_api_url": "ftp://archive.example/available"}
+    result = run_cli(config=config, tmp_path=tmp_path)
+    assert result.returncode == 1
+    assert "wayback_api_url must be an http(s) URL" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -345,9 +345,11 @@ class Fetcher:
                 columns = {}
         archived = None
         if answer.error in DEAD and self._wayback is not None:
-            archived = await closest_snapshot(
-                self._wayback, self.settings.wayback_api_url, link.url, link.time_added
-            )
+            # Within the same limits as the sites: at most 2 lookups at once.
+            async with self._slot(httpx.URL(self.settings.wayback_api_url).host):
+                archived = await closest_snapshot(
+                    self._wayback, self.settings.wayback_api_url, link.url, link.time_added
+                )
         return Page(
             item_id=link.item_id,
             url=link.url,
