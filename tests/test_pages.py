@@ -323,3 +323,15 @@ def test_cli_progress_and_summary(tmp_path: Path, site: LocalSite) -> None:
         "5 ok, 1 redirected, 1 dead, 1 archived copies found, 1 skipped, 0 from the cache"
         in summary[0]
     )
+
+
+def test_pages_selected_alone(tmp_path: Path, site: LocalSite) -> None:
+    """Without items selected, the items are still read (for their links) but not written."""
+    article = f"{site.base()}/article/{next(iter(ARTICLES))}"
+    urls = [article, "mailto:someone@example.com"]
+    config = export_config(tmp_path, site, urls)
+    output = run_tap(config, catalog=selecting(config, "pages"))
+    assert "items" not in output.records
+    rows = pages_by_url(output)
+    assert rows[article]["error"] is None
+    assert rows["mailto:someone@example.com"]["error"] == "connection"  # not http(s): a row

@@ -352,7 +352,7 @@ class Fetcher:
                 )
         return Page(
             item_id=link.item_id,
-            url=link.url,
+            url=link.url or None,
             final_url=answer.final_url,
             http_status=answer.status,
             content_type=answer.content_type,
