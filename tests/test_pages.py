@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import sqlite3
+import subprocess
+import sys
 import time
 import typing as t
 
@@ -335,3 +338,40 @@ def test_pages_selected_alone(tmp_path: Path, site: LocalSite) -> None:
     rows = pages_by_url(output)
     assert rows[article]["error"] is None
     assert rows["mailto:someone@example.com"]["error"] == "connection"  # not http(s): a row
+
+
+def test_an_interrupted_run_resumes(tmp_path: Path) -> None:
+    """The tap killed mid-run: the next run fetches only what the cache does not hold."""
+    with LocalSite(hosts=2, delay=0.25) as slow_site:
+        urls = [f"{slow_site.base(n % 2)}/article/{next(iter(ARTICLES))}?n={n}" for n in range(40)]
+        config = export_config(tmp_path, slow_site, urls, fetch_concurrency=2)
+        (tmp_path / "config.json").write_text(json.dumps(config))
+        catalog = tmp_path / "catalog.json"
+        catalog.write_text(json.dumps(selecting(config, "items", "pages")))
+        command = [sys.executable, "-m", "tap_pocket", "--config", str(tmp_path / "config.json")]
+        process = subprocess.Popen(
+            [*command, "--catalog", str(catalog)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while slow_site.paths().count("/robots.txt") < 1 or len(slow_site.requests) < 12:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        time.sleep(0.5)
+        process.kill()
+        process.wait()
+        with sqlite3.connect(config["fetch_cache_path"]) as db:
+            stored = {url for (url,) in db.execute("SELECT url FROM pages")}
+        assert 0 < len(stored) < len(urls)
+        before = len(slow_site.requests)
+        result = run_cli("--catalog", str(catalog), config=config, tmp_path=tmp_path)
+        assert result.returncode == 0, result.stderr
+        bases = {f"127.0.0.{2 + n}": slow_site.base(n) for n in range(2)}
+        again = {
+            bases[host] + path
+            for host, path in slow_site.requests[before:]
+            if path.startswith("/article/")
+        }
+    assert again == set(urls) - stored
+    assert len(result.output.records["pages"]) == len(urls)
