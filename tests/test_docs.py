@@ -147,6 +147,9 @@ README_COMMANDS: dict[str, str] = {
     "tap-pocket --config config.json --state state.json": (
         "tests/test_docs.py::test_readme_tap_commands_run"
     ),
+    "tap-pocket --config config.json --catalog catalog.json": (
+        "tests/test_pages.py::test_cli_progress_and_summary"
+    ),
     "tap-pocket --about --format=markdown": "tests/test_docs.py::test_readme_tap_commands_run",
     # With Meltano
     "meltano add extractor tap-pocket --from-ref hub/tap-pocket.yml": (
