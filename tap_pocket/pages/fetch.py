@@ -341,8 +341,14 @@ class Fetcher:
                 columns = await loop.run_in_executor(
                     pool, extract, answer.body, answer.charset, url
                 )
-            except Exception:  # noqa: BLE001 - a page that cannot be read has no columns
-                columns = {}
+            except concurrent.futures.BrokenExecutor:
+                # A worker died on this page (or with it): the page has no columns, and
+                # the next batch gets new workers.
+                if pool is not None and pool is self._pool:
+                    self._pool = None
+                    pool.shutdown(wait=False)
+            except Exception:  # noqa: BLE001, S110 - a page that cannot be read has no columns
+                pass
         archived = None
         if answer.error in DEAD and self._wayback is not None:
             # Within the same limits as the sites: at most 2 lookups at once.
