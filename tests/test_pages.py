@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import typing as t
+from pathlib import Path
 
 import pytest
 
@@ -22,7 +23,6 @@ from .test_pages_site import ARTICLES, LocalSite
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
     from .conftest import SyncOutput
 
@@ -340,6 +340,31 @@ def test_pages_selected_alone(tmp_path: Path, site: LocalSite) -> None:
     assert rows["mailto:someone@example.com"]["error"] == "connection"  # not http(s): a row
 
 
+def children_of(pid: int) -> list[int]:
+    """The ids of the processes whose parent is ``pid`` (Linux /proc)."""
+    found = []
+    for path in Path("/proc").iterdir():
+        if path.name.isdigit():
+            try:
+                stat = (path / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(path.name))
+    return found
+
+
+def stored_urls(cache: Path) -> int:
+    """How many pages the cache holds (0 before it exists)."""
+    if not cache.exists():
+        return 0
+    with sqlite3.connect(f"file:{cache}?mode=ro", uri=True) as db:
+        try:
+            return int(db.execute("SELECT count(*) FROM pages").fetchone()[0])
+        except sqlite3.OperationalError:  # the table is not there yet
+            return 0
+
+
 def test_an_interrupted_run_resumes(tmp_path: Path) -> None:
     """The tap killed mid-run: the next run fetches only what the cache does not hold."""
     with LocalSite(hosts=2, delay=0.25) as slow_site:
@@ -355,12 +380,18 @@ def test_an_interrupted_run_resumes(tmp_path: Path) -> None:
             stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 60
-        while slow_site.paths().count("/robots.txt") < 1 or len(slow_site.requests) < 12:
+        cache = Path(config["fetch_cache_path"])
+        while stored_urls(cache) < 3:  # some pages are in the cache, most are not
             assert time.monotonic() < deadline
             time.sleep(0.05)
-        time.sleep(0.5)
+        workers = children_of(process.pid)
+        assert workers  # the extraction workers
         process.kill()
         process.wait()
+        # Killed, the tap cannot stop its workers: they notice and end by themselves.
+        while any(Path(f"/proc/{pid}").exists() for pid in workers):
+            assert time.monotonic() < deadline, "extraction workers outlived the tap"
+            time.sleep(0.1)
         with sqlite3.connect(config["fetch_cache_path"]) as db:
             stored = {url for (url,) in db.execute("SELECT url FROM pages")}
         assert 0 < len(stored) < len(urls)

@@ -293,7 +293,10 @@ class Fetcher:
         if self._pool is None:
             # spawn: the tap has threads running; forking it would copy their locks.
             self._pool = concurrent.futures.ProcessPoolExecutor(
-                self.settings.extract_workers, mp_context=multiprocessing.get_context("spawn")
+                self.settings.extract_workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_exit_with_parent,
+                initargs=(os.getpid(),),
             )
         return self._pool
 
@@ -456,6 +459,17 @@ class Fetcher:
                 if len(body) >= ROBOTS_MAX_BYTES:
                     break
         return body.decode("utf-8", "replace")
+
+
+def _exit_with_parent(parent: int) -> None:
+    """In an extraction worker: end when the tap is gone (killed, it cannot say so)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="tap-pocket-parent-watch", daemon=True).start()
 
 
 def _identity(response: httpx.Response) -> bool:
