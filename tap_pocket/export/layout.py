@@ -49,6 +49,9 @@ _ENCRYPTED = 0x1  # general purpose bit flag 0
 
 #: What reading a damaged zip member raises.
 ZIP_DAMAGE = (zipfile.BadZipFile, zlib.error, EOFError)
+#: What zipfile raises for damaged headers and offsets too (a seek before the start, an
+#: unknown compression method, a name that does not decode).
+_ZIP_UNREADABLE = (*ZIP_DAMAGE, OSError, ValueError, NotImplementedError)
 
 
 @dataclass(frozen=True)
@@ -152,7 +155,7 @@ def _checked_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) 
                 if keep:
                     chunks.append(chunk)
         return io.BytesIO(b"".join(chunks)) if keep else archive.open(info)
-    except ZIP_DAMAGE as exc:
+    except _ZIP_UNREADABLE as exc:
         raise _damaged(name, newlines + 1, exc) from exc
 
 
@@ -285,7 +288,7 @@ def _is_export_name(base: str) -> bool:
 def _open_zip(path: Path) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+    except _ZIP_UNREADABLE as exc:
         raise ExportError(
             str(path),
             f"the zip file is damaged ({exc}); download your Pocket export again",
