@@ -65,11 +65,26 @@ OPAQUE_OBJECTS = frozenset({"stream_maps", "stream_map_config"})
 PASSWORD_HINTS = ("password", "id", "token", "key", "secret")
 
 
-def meltano_commands() -> dict[str, t.Any]:
-    """The tap's ``commands`` in meltano.yml (``meltano invoke tap-pocket:auth``), as they are."""
+def meltano_extractor() -> dict[str, t.Any]:
+    """The tap's plugin definition in this repository's meltano.yml."""
     project = yaml.safe_load((HERE.parent / "meltano.yml").read_text(encoding="utf-8"))
     (extractor,) = [p for p in project["plugins"]["extractors"] if p["name"] == "tap-pocket"]
-    return dict(extractor["commands"])
+    return dict(extractor)
+
+
+def meltano_commands() -> dict[str, t.Any]:
+    """The tap's ``commands`` in meltano.yml (``meltano invoke tap-pocket:auth``), as they are."""
+    return dict(meltano_extractor()["commands"])
+
+
+def meltano_select() -> list[str]:
+    """The tap's default ``select`` in meltano.yml.
+
+    Meltano's own default is ``*.*``, which would select every stream, the opt-in ``pages``
+    stream (it fetches every saved link) included; a project added from the Hub starts
+    with the same streams as this repository's.
+    """
+    return list(meltano_extractor()["select"])
 
 
 def about() -> dict[str, t.Any]:
@@ -205,6 +220,7 @@ def definition(about_info: dict[str, t.Any]) -> dict[str, t.Any]:
                 **fields,
                 "capabilities": sorted(about_info["capabilities"]),
                 "commands": meltano_commands(),
+                "select": meltano_select(),
                 "settings": hub_settings(about_info["settings"]["properties"]),
                 "supported_python_versions": list(about_info["supported_python_versions"]),
             }
