@@ -156,6 +156,12 @@ README_COMMANDS: dict[str, str] = {
         "tests/test_packaging.py::test_meltano_adds_the_hub_definition"
     ),
     "meltano add --from-ref": "not run: a reference to the command above",
+    "meltano select tap-pocket items '*'": (
+        "tests/test_packaging.py::test_meltano_adds_the_hub_definition"
+    ),
+    "meltano select tap-pocket highlights '*'": (
+        "tests/test_packaging.py::test_meltano_adds_the_hub_definition"
+    ),
     "meltano config set tap-pocket export_path ~/Downloads/pocket.zip": (
         f"{E2E}test_meltano_cli.py::test_readme_meltano_commands_run"
     ),

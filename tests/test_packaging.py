@@ -256,6 +256,9 @@ def meltano() -> str:
 def test_meltano_adds_the_hub_definition(wheel: Path, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TAP_POCKET_", "MELTANO_"))}
     env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    # Where the pages stream would keep its cache: it must not run (not selected).
+    pages_cache = tmp_path / "pages.sqlite3"
+    env["TAP_POCKET_FETCH_CACHE_PATH"] = str(pages_cache)
 
     def run(*args: str, cwd: Path) -> str:
         result = subprocess.run(
@@ -293,7 +296,13 @@ def test_meltano_adds_the_hub_definition(wheel: Path, tmp_path: Path) -> None:
         assert name in listing
     sample = ROOT / "tests" / "fixtures" / "export" / "wallabag_pocket_export_2025.csv"
     run("config", "set", "tap-pocket", "export_path", str(sample), cwd=project)
+    # README's two select lines: Meltano's default `*.*` would select the opt-in pages stream.
+    run("select", "tap-pocket", "items", "*", cwd=project)
+    run("select", "tap-pocket", "highlights", "*", cwd=project)
     output = run("invoke", "tap-pocket", cwd=project)
-    records = parse_messages(output).records["items"]
+    messages = parse_messages(output)
+    assert "pages" not in messages.records
+    assert not pages_cache.exists()  # no link was fetched
+    records = messages.records["items"]
     assert records
     assert all(r["item_id"].startswith("u") for r in records)
