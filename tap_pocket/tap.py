@@ -66,8 +66,10 @@ class TapPocket(Tap):
             from tap_pocket.export.streams import ExportHighlightsStream, ExportItemsStream
             from tap_pocket.pages.stream import ExportPagesStream
 
-            # A missing or unreadable export stops the run here, before any message.
-            detect_kind(self.config["export_path"])
+            # A missing or unreadable export stops the run here, before any message (once
+            # the settings hold together: their own errors are reported first, by __init__).
+            if not settings_errors(self.config):
+                detect_kind(self.config["export_path"])
             reader = ExportReader(
                 self.config["export_path"],
                 skip_bad_rows=bool(setting(self.config, "skip_bad_rows")),
