@@ -61,6 +61,9 @@ class _PagesStream(DirectRecordsStream):
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
+        # What to fetch again is the cache's business (fetch_refresh_days), not a bookmark's:
+        # FULL_TABLE unless the catalog asks otherwise (no bookmark, no "unsorted" warning).
+        self.forced_replication_method = "FULL_TABLE"
         self._links: list[list[str | None]] = []
         self._fetcher: Fetcher | None = None
         self._cache: PageCache | None = None
