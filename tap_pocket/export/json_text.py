@@ -65,11 +65,6 @@ def json_text(name: str, data: bytes) -> str:
         raise ExportError(name, f"invalid UTF-8 (bytes {shown})", line=line) from exc
 
 
-def line_of(text: str, offset: int) -> int:
-    """The line of ``text`` that ``offset`` lies on, counted from 1."""
-    return text.count("\n", 0, offset) + 1
-
-
 def json_syntax_error(name: str, exc: json.JSONDecodeError, what: str) -> ExportError:
     """The error for the JSON file ``name`` that is not valid JSON; ``what`` it should be."""
     return ExportError(

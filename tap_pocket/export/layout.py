@@ -76,11 +76,6 @@ class ExportFile:
         binary = io.BufferedReader(_NulCounting(self.open_binary()), _TEXT_CHUNK_BYTES)
         return io.TextIOWrapper(binary, encoding="utf-8-sig", errors=ERRORS, newline="")
 
-    def read_bytes(self) -> bytes:
-        """The whole file."""
-        with self.open_binary() as binary:
-            return binary.read()
-
 
 class _NulCounting(io.RawIOBase):
     """A binary file whose NUL bytes bump :data:`~.utf8.DECODE_ERRORS` as they are read."""

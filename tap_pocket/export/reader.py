@@ -11,9 +11,9 @@ ril_export.html, or an API dump (:mod:`~.dumps`). ``highlights`` come from a poc
 carry none. Duplicate ids and bad rows are counted per stream and summarised at its end
 (:mod:`~.problems`).
 
-Memory. CSV and HTML are streamed, one file at a time (flat memory at any size). JSON
-files are read whole (:mod:`~.json_text`); an API dump is decoded once per reader and its
-page serves both streams.
+Memory. CSV, HTML and annotations files are streamed, one file at a time, each value
+capped (:mod:`~.problems`): memory stays flat at any size, zip bombs included. An API dump
+is read whole (its size capped) and decoded once per reader; its page serves both streams.
 """
 
 from __future__ import annotations
