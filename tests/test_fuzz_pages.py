@@ -37,7 +37,7 @@ from .test_records import SAMPLES
 # settings from the profile explicitly rather than loading one for the whole session.
 settings.register_profile(
     "ci",
-    max_examples=150,
+    max_examples=600,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
