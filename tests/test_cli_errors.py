@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import typing as t
 from typing import TYPE_CHECKING
 
 from .conftest import run_cli
@@ -35,3 +37,18 @@ def test_at_debug_the_traceback_is_shown(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "Traceback" in result.stderr
     assert "ExportError" in result.stderr
+
+
+def test_a_normal_api_run_logs_no_warning(tmp_path: Path, api_config: dict[str, t.Any]) -> None:
+    """A clean API run logs no WARNING at all.
+
+    The SDK's 'assumed to be unsorted, not resumable' notice is false for the API streams:
+    they resume at the saved offset.
+    """
+    result = run_cli(config=api_config, tmp_path=tmp_path, env={"LOGLEVEL": "info"})
+
+    assert result.returncode == 0
+    assert result.output.records["items"]
+    assert result.output.records["highlights"]
+    assert "WARNING" not in result.stderr
+    assert "progress_markers" not in json.dumps(result.output.state)

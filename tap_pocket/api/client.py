@@ -192,6 +192,29 @@ def rate_limit_wait(headers: t.Mapping[str, str]) -> tuple[str, float] | None:
     return None
 
 
+class _ResumableProgress(logging.Filter):
+    """Drops the SDK's notice that an unsorted stream's progress is not resumable.
+
+    The SDK's own bookkeeping is what it describes: Pocket lists items oldest-added first,
+    not by ``time_updated``, so the bookmark is held in progress markers and moves only
+    when a sync ends. It is not true of these streams: an interrupted sync resumes at the
+    page offset and ``since`` its resume marker saved (:meth:`PocketStream.pages`).
+    """
+
+    NOTICE = "Stream is assumed to be unsorted"
+
+    @override
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(self.NOTICE)
+
+    @classmethod
+    def install(cls) -> None:
+        """Add the filter to the SDK's logger, once."""
+        sdk_logger = logging.getLogger("singer_sdk")
+        if not any(isinstance(f, cls) for f in sdk_logger.filters):
+            sdk_logger.addFilter(cls())
+
+
 class PocketStream(RESTStream[int]):
     """Base stream for ``POST /v3/get``: yields :class:`~tap_pocket.api.page.Page` values.
 
@@ -210,6 +233,7 @@ class PocketStream(RESTStream[int]):
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
+        _ResumableProgress.install()
         self._pages_fetched = 0
         self._entries_seen = 0
         #: Pocket's clock when the first page of this sync was answered.
