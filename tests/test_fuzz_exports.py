@@ -273,10 +273,10 @@ def _key(row: dict[str, t.Any], fields: t.Iterable[str]) -> str:
 
 
 def judge(export: Serialized, mutated: tuple[int, int], outcome: Outcome, *, resync: bool) -> None:
-    """The rules of the module docstring, for a mutation of bytes ``mutated`` (start, end)."""
+    """The rules of the module docstring, for the mutation ``mutated``."""
     fields = list(export.rows[0]) if export.rows else []
     original = {_key(row, fields): n for n, row in enumerate(export.rows)}
-    start, end = mutated
+    start, end = mutated.span
     touched = {
         n for n, (a, b) in enumerate(export.spans) if a <= end and start <= b
     }  # spans meeting the mutation, or just beside it
@@ -291,7 +291,7 @@ def judge(export: Serialized, mutated: tuple[int, int], outcome: Outcome, *, res
             seen.add(n)
     assert len(foreign) <= 2 * len(touched), (foreign, touched)
     missing = set(range(len(export.rows))) - seen
-    if end == len(export.data) and start < end:  # cut short: the rows cut away are gone
+    if mutated.kind == "truncate":  # the rows cut away are gone
         missing -= {n for n, (a, _) in enumerate(export.spans) if a >= start}
     if outcome.error is None:
         # A row the mutation touched may be lost with its neighbour (two rows joined into one
@@ -309,10 +309,25 @@ def judge(export: Serialized, mutated: tuple[int, int], outcome: Outcome, *, res
 MUTATIONS = ("truncate", "flip", "quote", "nul", "newline", "double a line", "huge", "deep")
 
 
+@dataclass(frozen=True)
+class Mutated:
+    """Bytes mutated once: how, and the span of the original bytes the mutation touched."""
+
+    data: bytes
+    kind: str
+    span: tuple[int, int]
+
+
 @st.composite
-def mutation(draw: st.DrawFn, data: bytes) -> tuple[bytes, tuple[int, int]]:
-    """``data`` mutated once, and the span of bytes the mutation touched."""
+def mutation(draw: st.DrawFn, data: bytes) -> Mutated:
+    """``data`` mutated once."""
     kind = draw(st.sampled_from(MUTATIONS))
+    mutated, span = draw(_mutated(data, kind))
+    return Mutated(mutated, kind, span)
+
+
+@st.composite
+def _mutated(draw: st.DrawFn, data: bytes, kind: str) -> tuple[bytes, tuple[int, int]]:
     at = draw(st.integers(0, max(len(data) - 1, 0)))
     if kind == "truncate":
         return data[:at], (at, len(data))
@@ -408,23 +423,24 @@ def test_valid_api_dumps_round_trip(entries: list[Link]) -> None:
 @given(entries=links(max_size=8), data=st.data())
 def test_mutated_csv_parts(entries: list[Link], data: st.DataObject) -> None:
     export = csv_export(entries)
-    mutated, span = data.draw(mutation(export.data))
+    mutated = data.draw(mutation(export.data))
     with tempfile.TemporaryDirectory() as folder:
-        outcome = read(write(Path(folder), "part_000000.csv", mutated, zipped=False), "items")
-    judge(export, span, outcome, resync=True)
+        outcome = read(write(Path(folder), "part_000000.csv", mutated.data, zipped=False), "items")
+    judge(export, mutated, outcome, resync=True)
 
 
 @budget(80)
 @given(entries=links(multiline=False, max_size=8), data=st.data())
 def test_mutated_ril_export_html(entries: list[Link], data: st.DataObject) -> None:
     export = html_export(entries)
-    mutated, span = data.draw(mutation(export.data))
+    mutated = data.draw(mutation(export.data))
     with tempfile.TemporaryDirectory() as folder:
-        outcome = read(write(Path(folder), "ril_export.html", mutated, zipped=False), "items")
-    judge(export, span, outcome, resync=False)
-    if span[1] == len(export.data) and span[0] < len(export.data.rstrip()):  # cut short
+        outcome = read(write(Path(folder), "ril_export.html", mutated.data, zipped=False), "items")
+    judge(export, mutated, outcome, resync=False)
+    if mutated.kind == "truncate" and mutated.span[0] < len(export.data.rstrip()):
         assert outcome.error is not None  # "cut short", or "not an export" if cut early
-        looks_like_html = b"<h1>Read Archive</h1>" in mutated or b"time_added=" in mutated
+        cut = mutated.data
+        looks_like_html = b"<h1>Read Archive</h1>" in cut or b"time_added=" in cut
         assert not looks_like_html or "it was cut short" in str(outcome.error)
 
 
@@ -432,23 +448,23 @@ def test_mutated_ril_export_html(entries: list[Link], data: st.DataObject) -> No
 @given(entries=links(max_size=8), data=st.data())
 def test_mutated_annotations(entries: list[Link], data: st.DataObject) -> None:
     export = annotations_export(entries)
-    mutated, span = data.draw(mutation(export.data))
+    mutated = data.draw(mutation(export.data))
     with tempfile.TemporaryDirectory() as folder:
         name = "annotations/part_000000.json"
-        outcome = read(write(Path(folder), name, mutated, zipped=False), "highlights")
-    judge(export, span, outcome, resync=False)
+        outcome = read(write(Path(folder), name, mutated.data, zipped=False), "highlights")
+    judge(export, mutated, outcome, resync=False)
 
 
 @budget(60)
 @given(entries=links(max_size=6), data=st.data())
 def test_mutated_api_dumps(entries: list[Link], data: st.DataObject) -> None:
     export = dump_export(entries)
-    mutated, span = data.draw(mutation(export.data))
+    mutated = data.draw(mutation(export.data))
     with tempfile.TemporaryDirectory() as folder:
-        outcome = read(write(Path(folder), "dump.json", mutated, zipped=False), "items")
+        outcome = read(write(Path(folder), "dump.json", mutated.data, zipped=False), "items")
     fields = ["item_id", "given_url", "given_title", "status"]
     outcome.rows = [{name: row.get(name) for name in fields} for row in outcome.rows]
-    judge(export, span, outcome, resync=False)
+    judge(export, mutated, outcome, resync=False)
 
 
 @budget(60)

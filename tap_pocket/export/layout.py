@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import struct
 import typing as t
 import zipfile
 import zlib
@@ -51,7 +52,7 @@ _ENCRYPTED = 0x1  # general purpose bit flag 0
 ZIP_DAMAGE = (zipfile.BadZipFile, zlib.error, EOFError)
 #: What zipfile raises for damaged headers and offsets too (a seek before the start, an
 #: unknown compression method, a name that does not decode).
-_ZIP_UNREADABLE = (*ZIP_DAMAGE, OSError, ValueError, NotImplementedError)
+_ZIP_UNREADABLE = (*ZIP_DAMAGE, OSError, ValueError, LookupError, NotImplementedError, struct.error)
 
 
 @dataclass(frozen=True)
@@ -204,7 +205,7 @@ def _single_top_folder(names: list[str]) -> str | None:
 
 
 def _zip_layout(archive: zipfile.ZipFile, zip_name: str) -> Layout:
-    infos = [info for info in archive.infolist() if not info.is_dir()]
+    infos = [info for info in archive.infolist() if not info.filename.endswith("/")]
     names = [info.filename for info in infos]
     layout = _zip_layout_under(archive, infos, zip_name, "")
     top = _single_top_folder(names)

@@ -19,6 +19,7 @@ so the time stays linear in the file's size.
 
 from __future__ import annotations
 
+import re
 import typing as t
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -95,6 +96,7 @@ class _RilExportParser(HTMLParser):
                 line=self.getpos()[0],
                 heading=_DAMAGED_HEADING if self._heading_text is not None else self._heading,
                 attrs={name: value or "" for name, value in attrs},
+                problem=_tag_problem(attrs),
             )
 
     @override
@@ -148,6 +150,27 @@ class _RilExportParser(HTMLParser):
 
 
 _HEADING_PIECES = 64
+#: In an attribute value: a quote that is not closed has swallowed the lines after it.
+_SWALLOWED = re.compile(r"\n|<a[\s>]|</a>|<li>", re.IGNORECASE)
+_NOT_CLOSED = "a quote that is not closed?"
+_NOT_A_NAME = re.compile(r"[\"'<>/=]")
+
+
+def _tag_problem(attrs: list[tuple[str, str | None]]) -> str | None:
+    """Why an ``<a>`` tag is damaged: a value over its cap, or a quote that ran on.
+
+    One link per line: a value holding a line break or the next link's markup, a name
+    that is no name, or an attribute given twice, means a quote was not closed and the
+    tag swallowed the links after it.
+    """
+    names = set()
+    for name, value in attrs:
+        if value is not None and len(value) > FIELD_CAP:
+            return f"the link's {name} is longer than the cap of {size_text(FIELD_CAP)}"
+        if name in names or _NOT_A_NAME.search(name) or (value and _SWALLOWED.search(value)):
+            return f"the link's tag is damaged: its {name[:40]!r} attribute runs on ({_NOT_CLOSED})"
+        names.add(name)
+    return None
 
 
 def _item(link: _Link) -> dict[str, t.Any] | str:  # noqa: PLR0911 - one return per reason
@@ -164,9 +187,6 @@ def _item(link: _Link) -> dict[str, t.Any] | str:  # noqa: PLR0911 - one return 
     title = "".join(link.text)
     tags = link.attrs.get("tags", "")
     time_added = link.attrs.get("time_added")
-    for name, value in (("href", href), ("tags", tags), ("time_added", time_added or "")):
-        if len(value) > FIELD_CAP:
-            return f"the link's {name} is longer than the cap of {size_text(FIELD_CAP)}"
     invalid = invalid_utf8_problem(href, title, tags, time_added or "")
     if invalid:
         return invalid
