@@ -45,7 +45,7 @@ _CSV_PART_NAME = re.compile(r"part_[^/]*\.csv", re.IGNORECASE)
 _ANNOTATIONS_PART_NAME = re.compile(r"part_[^/]*\.json", re.IGNORECASE)
 _HTML_EXPORT_NAME = "ril_export.html"
 _TEXT_CHUNK_BYTES = 64 * 1024
-_CHECK_CHUNK_BYTES = 1024 * 1024
+_CHECK_CHUNK_BYTES = 64 * 1024  # small: a CRC error is found in the last chunk read
 _ENCRYPTED = 0x1  # general purpose bit flag 0
 
 #: What reading a damaged zip member raises.
