@@ -46,3 +46,16 @@ def entry_record(entry: t.Any, *, observed_at: str | None = None) -> dict[str, t
 def highlight_records(raw: dict[str, t.Any]) -> list[dict[str, t.Any]]:
     """The ``highlights`` rows of one raw ``/v3/get`` entry dict."""
     return [to_record(row) for row in entry_highlights(lenient_entry(raw))]
+
+
+def warning_lines(stderr: str) -> list[str]:
+    """The WARNING lines of a tap's stderr, less the SDK's end-of-life notice.
+
+    singer-sdk warns on Python 3.10 that the interpreter is past its end of life: about
+    the machine the tap runs on, not about the run.
+    """
+    return [
+        line
+        for line in stderr.splitlines()
+        if "WARNING" in line and "reached its end of life" not in line
+    ]

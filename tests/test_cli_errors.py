@@ -7,6 +7,7 @@ import typing as t
 from typing import TYPE_CHECKING
 
 from .conftest import run_cli
+from .support import warning_lines
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -50,5 +51,5 @@ def test_a_normal_api_run_logs_no_warning(tmp_path: Path, api_config: dict[str, 
     assert result.returncode == 0
     assert result.output.records["items"]
     assert result.output.records["highlights"]
-    assert "WARNING" not in result.stderr
+    assert warning_lines(result.stderr) == []
     assert "progress_markers" not in json.dumps(result.output.state)

@@ -15,6 +15,7 @@ import typing as t
 import pytest
 
 from tests.conftest import run_cli
+from tests.support import warning_lines
 
 from .conftest import REPO
 
@@ -61,8 +62,7 @@ def test_a_run_from_an_export_logs_no_warning(tmp_path: Path) -> None:
     result = run_cli(config={"export_path": DEMO}, tmp_path=tmp_path, env={"LOGLEVEL": "info"})
     assert result.returncode == 0, result.stderr
     assert result.output.records
-    warnings = [line for line in result.stderr.splitlines() if "WARNING" in line]
-    assert not warnings
+    assert warning_lines(result.stderr) == []
     # An export is a snapshot: no bookmark that no later run would read.
     assert "replication_key_value" not in json.dumps(result.output.state)
 
