@@ -6,6 +6,7 @@ import os
 import typing as t
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tap_pocket.api.convert import entry_highlights, entry_row, lenient_entry
 from tap_pocket.rows import to_record
@@ -59,3 +60,16 @@ def warning_lines(stderr: str) -> list[str]:
         for line in stderr.splitlines()
         if "WARNING" in line and "reached its end of life" not in line
     ]
+
+
+#: A longer fuzz run than CI's: ``HYPOTHESIS_PROFILE=long`` (README, Development).
+LONG_FUZZ = os.environ.get("HYPOTHESIS_PROFILE", "ci") == "long"
+
+
+def fuzz_settings(ci_examples: int) -> settings:
+    """The fuzz suites' hypothesis settings: ``ci_examples`` in CI, 20,000 in a long run."""
+    return settings(
+        max_examples=20_000 if LONG_FUZZ else ci_examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )

@@ -28,7 +28,6 @@ import csv
 import io
 import json
 import logging
-import os
 import re
 import tempfile
 import typing as t
@@ -36,7 +35,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tap_pocket.export import ExportError, ExportReader, derive_highlight_id, derive_item_id
@@ -49,23 +48,10 @@ from tests.fixtures.export.hostile import (
     run_measured,
     write_bomb_zip,
 )
+from tests.support import LONG_FUZZ, fuzz_settings
 
-# The same profiles as tests/test_fuzz_pages.py (registering a name again replaces it, so
-# they are registered identically); each test takes its settings explicitly.
-settings.register_profile(
-    "ci",
-    max_examples=150,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-settings.register_profile(
-    "long",
-    max_examples=20_000,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-LONG = os.environ.get("HYPOTHESIS_PROFILE", "ci") == "long"
-PROFILE = settings.get_profile("long" if LONG else "ci")
+LONG = LONG_FUZZ
+PROFILE = fuzz_settings(150)
 
 
 def budget(examples: int) -> settings:

@@ -15,13 +15,12 @@ The budget is small in CI. For a longer run::
 from __future__ import annotations
 
 import json
-import os
 import typing as t
 
 import jsonschema
 import msgspec
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pocket_emulator import generate_account
@@ -30,24 +29,10 @@ from tap_pocket.api.convert import entry_row
 from tap_pocket.api.page import NotAPageError, decode_page
 from tap_pocket.rows import HIGHLIGHT_SCHEMA, ITEM_SCHEMA, to_record
 
+from .support import fuzz_settings
 from .test_records import SAMPLES
 
-# The profiles, under the names the export fuzz suite uses too. Registering a name twice
-# replaces it (no error), so either file may run first; each test below takes its
-# settings from the profile explicitly rather than loading one for the whole session.
-settings.register_profile(
-    "ci",
-    max_examples=600,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-settings.register_profile(
-    "long",
-    max_examples=20_000,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-PROFILE = settings.get_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+PROFILE = fuzz_settings(600)
 
 #: A failing example is printed whole; real and emulator pages make long ones.
 LARGE_REPR = pytest.mark.filterwarnings("ignore:Generating overly large repr")
