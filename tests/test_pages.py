@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import sqlite3
@@ -358,7 +359,7 @@ def stored_urls(cache: Path) -> int:
     """How many pages the cache holds (0 before it exists)."""
     if not cache.exists():
         return 0
-    with sqlite3.connect(f"file:{cache}?mode=ro", uri=True) as db:
+    with contextlib.closing(sqlite3.connect(f"file:{cache}?mode=ro", uri=True)) as db:
         try:
             return int(db.execute("SELECT count(*) FROM pages").fetchone()[0])
         except sqlite3.OperationalError:  # the table is not there yet
@@ -392,7 +393,7 @@ def test_an_interrupted_run_resumes(tmp_path: Path) -> None:
         while any(Path(f"/proc/{pid}").exists() for pid in workers):
             assert time.monotonic() < deadline, "extraction workers outlived the tap"
             time.sleep(0.1)
-        with sqlite3.connect(config["fetch_cache_path"]) as db:
+        with contextlib.closing(sqlite3.connect(config["fetch_cache_path"])) as db:
             stored = {url for (url,) in db.execute("SELECT url FROM pages")}
         assert 0 < len(stored) < len(urls)
         before = len(slow_site.requests)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 import time
 import typing as t
+import weakref
 from pathlib import Path
 
 import msgspec
@@ -37,6 +38,9 @@ class PageCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        # Closed by close() at the end of a run; a run that stops early (an error, a test
+        # that syncs in-process) closes it when the cache is collected.
+        weakref.finalize(self, self._db.close)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(
