@@ -98,11 +98,8 @@ def test_auth_flow_end_to_end_then_sync_with_the_token(tmp_path: Path, account: 
         assert len(output.ids()) >= 100
 
 
-def test_auth_writes_a_private_env_file_keeping_other_lines(
-    tmp_path: Path, emulator: PocketEmulator
-) -> None:
-    env_file = tmp_path / ".env"
-    env_file.write_text("OTHER=keep me\nTAP_POCKET_ACCESS_TOKEN=old\n")
+def authorize_with_env_file(tmp_path: Path, emulator: PocketEmulator, env_file: Path) -> AuthRun:
+    """`tap-pocket auth --write-env env_file`, with the user's approval given."""
     run = AuthRun(
         "--consumer-key",
         emulator.consumer_key,
@@ -113,7 +110,15 @@ def test_auth_writes_a_private_env_file_keeping_other_lines(
         cwd=tmp_path,
     )
     requests.get(run.authorize_url(), timeout=10)
-    code, stdout, stderr = run.finish()
+    return run
+
+
+def test_auth_writes_a_private_env_file_keeping_other_lines(
+    tmp_path: Path, emulator: PocketEmulator
+) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("OTHER=keep me\nTAP_POCKET_ACCESS_TOKEN=old\n")
+    code, stdout, stderr = authorize_with_env_file(tmp_path, emulator, env_file).finish()
     assert code == 0, stderr
 
     lines = env_file.read_text().splitlines()

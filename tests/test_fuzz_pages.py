@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from pocket_emulator import generate_account
 from pocket_emulator.account import LIVE_STATUSES, ItemQuery
-from tap_pocket.api.convert import entry_row
+from tap_pocket.api.convert import ENTRY_FIELDS, entry_row
 from tap_pocket.api.page import NotAPageError, decode_page
 from tap_pocket.rows import HIGHLIGHT_SCHEMA, ITEM_SCHEMA, to_record
 
@@ -217,40 +217,8 @@ JSON_VALUES = st.recursive(
     ),
     max_leaves=12,
 )
-FIELDS = st.sampled_from(
-    [
-        "item_id",
-        "resolved_id",
-        "given_url",
-        "resolved_url",
-        "given_title",
-        "resolved_title",
-        "favorite",
-        "status",
-        "time_added",
-        "time_updated",
-        "time_read",
-        "time_favorited",
-        "sort_id",
-        "excerpt",
-        "is_article",
-        "is_index",
-        "has_video",
-        "has_image",
-        "word_count",
-        "lang",
-        "time_to_read",
-        "listen_duration_estimate",
-        "top_image_url",
-        "tags",
-        "authors",
-        "images",
-        "videos",
-        "image",
-        "domain_metadata",
-        "annotations",
-    ]
-)
+# Every entry field the rows are read from (ENTRY_FIELDS ends with the annotations).
+FIELDS = st.sampled_from(ENTRY_FIELDS)
 
 
 @st.composite

@@ -14,13 +14,12 @@ import typing as t
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-import requests
 from typing_extensions import Self, override
 
 from pocket_emulator import Faults, PocketEmulator, generate_account
 
 from .conftest import config_for, run_cli
-from .test_auth import AuthRun, run_auth
+from .test_auth import authorize_with_env_file, run_auth
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -327,20 +326,6 @@ def test_auth_says_so_when_the_oauth_reply_is_not_a_json_object(
         result.stderr
     )
     assert "ck-7f3a9" not in result.stdout + result.stderr
-
-
-def authorize_with_env_file(tmp_path: Path, emulator: PocketEmulator, env_file: Path) -> AuthRun:
-    run = AuthRun(
-        "--consumer-key",
-        emulator.consumer_key,
-        "--api-url",
-        emulator.url,
-        "--write-env",
-        str(env_file),
-        cwd=tmp_path,
-    )
-    requests.get(run.authorize_url(), timeout=10)
-    return run
 
 
 def test_auth_prints_the_token_when_the_env_folder_is_missing(
