@@ -94,6 +94,7 @@ def about() -> dict[str, t.Any]:
         capture_output=True,
         text=True,
         check=True,
+        cwd=HERE.parent,
     ).stdout
     return dict(json.loads(output))
 

@@ -20,11 +20,11 @@ meltano.yml (the loaders, environments, comments) is kept as it is.
 from __future__ import annotations
 
 import io
-import json
-import subprocess
 import sys
 import typing as t
 from pathlib import Path
+
+from hub.generate import about
 
 ROOT = Path(__file__).resolve().parent.parent
 MELTANO_YML = ROOT / "meltano.yml"
@@ -46,18 +46,6 @@ WHOLE_OBJECTS = {"stream_maps", "stream_map_config"}
 KEY_ORDER = ("name", "kind", "value", "label", "description", "options", "sensitive")
 #: Option labels that `str.title()` would spell wrongly.
 OPTION_LABELS = {"jsonl": "JSON Lines", "gzip": "gzip", "none": "None", "parquet": "Parquet"}
-
-
-def about() -> dict[str, t.Any]:
-    """``tap-pocket --about --format=json`` of this checkout."""
-    output = subprocess.run(
-        [sys.executable, "-m", "tap_pocket", "--about", "--format=json"],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    ).stdout
-    return t.cast("dict[str, t.Any]", json.loads(output))
 
 
 def _types(schema: dict[str, t.Any]) -> set[str]:
