@@ -7,14 +7,18 @@ from datetime import datetime
 
 from jsonschema import Draft7Validator, FormatChecker
 
+from pocket_emulator import PocketEmulator, generate_account
+from tap_pocket.pages.batches import ITEMS_PER_CONTEXT
 from tap_pocket.rows import HIGHLIGHT_SCHEMA, ITEM_SCHEMA
 from tap_pocket.tap import TapPocket
 
-from .conftest import run_tap
+from .conftest import config_for, run_cli, run_tap
 from .support import item_record
 
 if t.TYPE_CHECKING:
-    from pocket_emulator import Account, FakeClock, PocketEmulator
+    from pathlib import Path
+
+    from pocket_emulator import Account, FakeClock
 
 
 def get_requests(emulator: PocketEmulator) -> list[dict[str, t.Any]]:
@@ -135,6 +139,41 @@ def test_highlights_come_from_the_same_responses(
     for highlight in output.records["highlights"]:
         assert not list(validator.iter_errors(highlight))
         assert highlight["quote"]
+
+
+def test_highlights_go_to_the_child_stream_once_per_batch_of_items(
+    clock: FakeClock, tmp_path: Path
+) -> None:
+    """At page_size 30, one child sync per ITEMS_PER_CONTEXT items, not one per page.
+
+    A child sync per page was four SDK log lines per 30 items, each relayed by Meltano.
+    The highlights are exactly those of a page_size 5000 run, and each batch's highlights
+    go out before the next batch's items are read.
+    """
+    account = generate_account(3 * ITEMS_PER_CONTEXT + 45, seed=11, clock=clock)
+    expected = {
+        a["annotation_id"]: raw["item_id"]
+        for raw in account.live_items(annotations=True)
+        for a in raw.get("annotations", [])
+    }
+    with PocketEmulator(account) as emulator:
+        small = run_cli(config=config_for(emulator, page_size=30), tmp_path=tmp_path)
+        big = run_cli(config=config_for(emulator, page_size=5000), tmp_path=tmp_path)
+    assert small.returncode == big.returncode == 0, small.stderr + big.stderr
+    for result in (small, big):
+        got = {h["highlight_id"]: h["item_id"] for h in result.output.records["highlights"]}
+        assert got == expected
+    child_syncs = small.stderr.count("Beginning sync of 'highlights'")
+    items = len(small.output.records["items"])
+    # A batch closes at the first page end with ITEMS_PER_CONTEXT items or more.
+    per_batch = -(-ITEMS_PER_CONTEXT // 30) * 30
+    assert child_syncs == -(-items // per_batch), small.stderr
+    assert small.stderr.count("Fetched page") < items // 30  # progress, not a line per page
+    # Highlights follow their batch: none waits for the end of the sync.
+    order = [(m["stream"], m["record"]["item_id"]) for m in small.output.messages
+             if m["type"] == "RECORD"]  # fmt: skip
+    first_highlight = next(i for i, (stream, _) in enumerate(order) if stream == "highlights")
+    assert first_highlight <= per_batch
 
 
 def test_an_items_filter_drops_exactly_the_highlights_of_the_items_it_drops(

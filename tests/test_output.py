@@ -16,6 +16,7 @@ from singer_sdk import Stream
 
 from pocket_emulator import FakeClock, PocketEmulator, generate_account
 from tap_pocket.output import DirectRecordsStream
+from tap_pocket.pages.batches import ITEMS_PER_CONTEXT
 
 from .conftest import FIXTURES, SyncOutput, config_for, run_tap
 from .test_items_api import TapCatalog
@@ -171,7 +172,7 @@ def test_garbage_collection_is_restored_after_a_sync_with_child_streams(
 ) -> None:
     import gc
 
-    account = generate_account(60, seed=4, clock=clock)
+    account = generate_account(2 * ITEMS_PER_CONTEXT + 60, seed=4, clock=clock)
     threshold, frozen = gc.get_threshold(), gc.get_freeze_count()
     seen_inside: list[tuple[int, int]] = []
     original = DirectRecordsStream.write_records_directly
@@ -183,9 +184,9 @@ def test_garbage_collection_is_restored_after_a_sync_with_child_streams(
 
     monkeypatch.setattr(DirectRecordsStream, "write_records_directly", spy)
     with PocketEmulator(account) as emulator:
-        output = run_tap(config_for(emulator, page_size=20))
+        output = run_tap(config_for(emulator, page_size=100))
     assert output.records["highlights"]
-    assert len(seen_inside) > 2  # items, and highlights once per page
+    assert len(seen_inside) > 2  # items, and highlights once per batch of items
     assert all(gen0 > threshold[0] and frozen_now > frozen for gen0, frozen_now in seen_inside)
     assert gc.get_threshold() == threshold
     assert gc.get_freeze_count() == frozen

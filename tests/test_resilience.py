@@ -208,11 +208,25 @@ def test_a_failed_request_for_the_page_ahead_resumes_at_that_page(
     oldest_first = [raw["item_id"] for raw in reversed(account.live_items())]
     assert stopped.output.ids() == oldest_first[:60]
     assert stopped.output.state["bookmarks"]["items"]["resume"]["offset"] == 60
+    # The highlights of the items read, held for their batch, still come out before the
+    # error, and the state that follows them resumes after them.
+    highlight_ids = {
+        raw["item_id"]: [a["annotation_id"] for a in raw.get("annotations", [])]
+        for raw in account.live_items(annotations=True)
+    }
+    read = [h for item_id in oldest_first[:60] for h in highlight_ids[item_id]]
+    assert read
+    assert sorted(stopped.output.ids("highlights", "highlight_id")) == sorted(read)
+    assert stopped.output.messages[-1]["type"] == "STATE"
 
     emulator.faults = Faults()
     resumed = run_cli(config=config, state=stopped.output.state, tmp_path=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert_every_item_once(stopped.output.ids() + resumed.output.ids(), account)
+    both = stopped.output.ids("highlights", "highlight_id") + resumed.output.ids(
+        "highlights", "highlight_id"
+    )
+    assert sorted(both) == sorted(h for hs in highlight_ids.values() for h in hs)
 
 
 def test_account_changing_mid_sync_converges_after_one_more_sync(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 import typing as t
@@ -20,6 +21,7 @@ from singer_sdk.streams.rest import PageContext
 from typing_extensions import override
 
 from tap_pocket.api.page import NotAPageError, Page, decode_page
+from tap_pocket.progress import Throttle
 from tap_pocket.settings import origin, setting
 
 if t.TYPE_CHECKING:
@@ -240,6 +242,9 @@ class PocketStream(RESTStream[int]):
         self._first_server_time: datetime | None = None
         #: (which limit, monotonic time it resets) once Pocket says no calls remain
         self._rate_limited: tuple[str, float] | None = None
+        self._progress = Throttle()
+        #: Where :meth:`pages` stopped with an error: (state, since, offset, marker).
+        self._stopped_at: tuple[dict[str, t.Any], int, int, dict[str, t.Any] | None] | None = None
 
     @property
     @override
@@ -264,12 +269,27 @@ class PocketStream(RESTStream[int]):
         """Whether the pages should carry annotations (``annotations=1``)."""
         return False
 
+    def unfinished_offset(self) -> int | None:
+        """The offset of the oldest page yielded whose rows are not all out yet, if any.
+
+        A subclass that holds rows or child data back across pages names it here. When a
+        sync fails while it does, :meth:`pages` leaves :meth:`save_resume_marker` to the
+        subclass, to be called once those rows are out.
+        """
+        return None
+
+    def save_resume_marker(self) -> None:
+        """After :meth:`pages` failed: the STATE that lets the next run resume, once."""
+        stopped, self._stopped_at = self._stopped_at, None
+        if stopped is not None:
+            self._save_resume_marker(*stopped)
+
     # Pages ---------------------------------------------------------------------------
 
     def pages(self, context: Context | None) -> Iterator[Page]:
         """Every page of this sync, in order, with a bookmark that never skips a change.
 
-        The next page is requested while this one is processed (see :class:`_Prefetch`).
+        The next page is requested while this one is processed (see :class:`_Prefetcher`).
         If the sync fails part-way, a STATE message records where to resume before the
         error propagates, so a rerun continues rather than restarts.
         """
@@ -279,16 +299,18 @@ class PocketStream(RESTStream[int]):
         paginator = self.get_new_paginator()
         resume_at = paginator.current_value
         signpost_written = False
+        prefetcher = _Prefetcher()
+        self._progress = Throttle()
         try:
             with self.get_http_request_counter() as request_counter:
                 request_counter.with_context(context)
 
-                def request_next() -> _Prefetch:
+                def request_next() -> _Request:
                     offset = paginator.current_value
                     request = self.build_request(context, offset)
-                    return _Prefetch(lambda: self.fetch_page(request, context, offset))
+                    return prefetcher.submit(lambda: self.fetch_page(request, context, offset))
 
-                ahead: _Prefetch | None = request_next()
+                ahead: _Request | None = request_next()
                 #: Pages without progress, held back until a page shows the list goes on.
                 held: list[Page] = []
                 while ahead is not None:
@@ -321,9 +343,19 @@ class PocketStream(RESTStream[int]):
                     resume_at = paginator.current_value
                     ahead = ahead or request_next()
         except Exception:
-            self._save_resume_marker(state, since, resume_at, marker)
+            self._stopped_at = (state, since, resume_at, marker)
+            if self.unfinished_offset() is None:
+                self.save_resume_marker()
             raise
+        finally:
+            prefetcher.close()
         state.pop("resume", None)
+        self.logger.info(
+            "Read %d pages of /v3/get in %.1f s: %d entries",
+            self._pages_fetched,
+            self._progress.elapsed(),
+            self._entries_seen,
+        )
 
     def build_request(self, context: Context | None, offset: int) -> requests.PreparedRequest:
         """The prepared ``POST /v3/get`` for the page at ``offset``."""
@@ -423,6 +455,9 @@ class PocketStream(RESTStream[int]):
         started = self._signpost(marker)
         if started is None:
             return  # nothing was read: the previous state stands as it is
+        unfinished = self.unfinished_offset()
+        if unfinished is not None:
+            offset = min(offset, unfinished)
         state["resume"] = {"since": since, "offset": offset, "started_at": started.isoformat()}
         self.logger.warning(
             "Sync of '%s' stopped at offset %d; the state written now lets the next run "
@@ -584,9 +619,14 @@ class PocketStream(RESTStream[int]):
         return message
 
     def _log_progress(self, page: Page, calls_remaining: str | None) -> None:
+        # Every page at DEBUG; at INFO the first, then one line per PROGRESS_EVERY seconds
+        # (a line per page is a line Meltano relays per 30 items at the default page_size).
         self._pages_fetched += 1
         self._entries_seen += len(page.entries)
-        self.logger.info(
+        first = self._pages_fetched == 1
+        level = logging.INFO if self._progress.due() or first else logging.DEBUG
+        self.logger.log(
+            level,
             "Fetched page %d of /v3/get: %d entries, %d so far%s%s",
             self._pages_fetched,
             len(page.entries),
@@ -606,24 +646,53 @@ def _server_time(response: requests.Response) -> datetime | None:
         return None
 
 
-class _Prefetch:
-    """One page request run on a daemon thread; ``result()`` waits for it.
+class _Prefetcher:
+    """Page requests run one at a time on one daemon thread; the caller waits for each.
 
     Pocket takes a while to build a large page; asking for the next page as soon as
     one has arrived hides that wait behind the work on the page. One request is in
     flight at a time and the sync still ends at the first empty page, so the requests
-    are the same as one by one. A daemon thread, so a request still sleeping in a
+    are the same as one by one. One thread serves a whole sync (a thread per page cost
+    more than a small page's rows). A daemon thread, so a request still sleeping in a
     backoff or rate-limit wait never keeps the process alive after the sync stopped.
     """
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, call: Callable[[], Page]) -> _Request:
+        """Start ``call`` after the requests submitted before it."""
+        request = _Request(call)
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._run, name="tap-pocket-request", daemon=True
+            )
+            self._thread.start()
+        self._jobs.put(request)
+        return request
+
+    def close(self) -> None:
+        """Let the thread end once the request in flight (if any) is done."""
+        if self._thread is not None:
+            self._jobs.put(None)
+            self._thread = None
+
+    def _run(self) -> None:
+        while (request := self._jobs.get()) is not None:
+            request.run()
+
+
+class _Request:
+    """One page request; ``result()`` waits for it and raises what it raised."""
 
     def __init__(self, call: Callable[[], Page]) -> None:
         self._call = call
         self._done = threading.Event()
         self._page: Page | None = None
         self._error: BaseException | None = None
-        threading.Thread(target=self._run, name="tap-pocket-request", daemon=True).start()
 
-    def _run(self) -> None:
+    def run(self) -> None:
         try:
             self._page = self._call()
         except BaseException as exc:  # noqa: BLE001 - handed to the thread that waits

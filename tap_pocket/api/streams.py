@@ -7,10 +7,11 @@ import typing as t
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from typing_extensions import override
 
+from tap_pocket.api.children import ChildBatches
 from tap_pocket.api.client import PocketStream
 from tap_pocket.api.convert import entry_row
 from tap_pocket.output import DirectRecordsStream
-from tap_pocket.pages.batches import PAGES_KEY, page_links, wants_pages
+from tap_pocket.pages.batches import PAGES_KEY, wants_pages
 from tap_pocket.rows import HIGHLIGHTS, ITEMS, to_record
 
 if t.TYPE_CHECKING:
@@ -25,8 +26,8 @@ class ItemsStream(DirectRecordsStream, PocketStream):
     """Saved items from ``POST /v3/get``, incremental on ``time_updated`` via ``since``.
 
     When ``highlights`` is selected, the same pages carry the annotations
-    (``annotations=1``), and each page's highlights go to the child stream in one child
-    context, so no page is fetched twice.
+    (``annotations=1``), and their highlights go to the child stream in one child context
+    per batch of items (:mod:`tap_pocket.api.children`), so no page is fetched twice.
     """
 
     name, primary_keys, replication_key, schema = ITEMS
@@ -35,8 +36,8 @@ class ItemsStream(DirectRecordsStream, PocketStream):
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
-        #: The row of the current page that its highlights go out with, and the context.
-        self._page_children: tuple[t.Any, Context] | None = None
+        #: The current sync's highlights and links on their way to the child streams.
+        self._batches: ChildBatches | None = None
 
     @override
     def wants_highlights(self) -> bool:
@@ -59,39 +60,39 @@ class ItemsStream(DirectRecordsStream, PocketStream):
         return self._rows(context, _as_is)
 
     def _rows(self, context: Context | None, shape: Callable[[Item], t.Any]) -> Iterator[t.Any]:
-        kept_by_map = self.stream_maps[0].get_filter_result
         with_pages = wants_pages(self)
-        for page in self.pages(context):
-            observed_at = page.observed_at
-            rows = [shape(entry_row(entry, observed_at=observed_at)) for entry in page.entries]
-            if page.highlights or with_pages:
-                # The SDK syncs a row's children only when the stream map keeps the row:
-                # the page's highlights go with its first kept row, and only those of the
-                # items the map keeps.
-                kept = [
-                    (row, item.item_id)
-                    for row, item in zip(rows, page.entries, strict=True)
-                    if kept_by_map(row)
-                ]
-                if kept:
-                    kept_ids = {item_id for _, item_id in kept}
-                    highlights = [h for h in page.highlights if h.item_id in kept_ids]
-                    children: dict[str, t.Any] = {"offset": page.offset, "highlights": highlights}
-                    if with_pages:  # the page's links, fetched together by `pages`
-                        children[PAGES_KEY] = page_links(row for row, _ in kept)
-                    self._page_children = (kept[0][0], children)
-            yield from rows
+        batches = None
+        if self.wants_highlights() or with_pages:
+            kept_by_map = self.stream_maps[0].get_filter_result
+            batches = self._batches = ChildBatches(kept_by_map, with_pages=with_pages)
+        try:
+            for page in self.pages(context):
+                observed_at = page.observed_at
+                rows = [shape(entry_row(entry, observed_at=observed_at)) for entry in page.entries]
+                if batches is None:
+                    yield from rows
+                else:
+                    yield from batches.rows(page, rows)
+        except Exception:
+            if batches is not None:
+                # What was read goes out before the error, then the resume marker.
+                yield from batches.finish()
+                self.save_resume_marker()
+            raise
+        if batches is not None:
+            yield from batches.finish()
+
+    @override
+    def unfinished_offset(self) -> int | None:
+        return None if self._batches is None else self._batches.first_offset
 
     @override
     def generate_child_contexts(
         self, record: dict[str, t.Any] | t.Any, context: Context | None
     ) -> Iterable[Context | None]:
-        children = self._page_children
-        if children is not None and record is children[0]:
-            self._page_children = None
-            # The page's offset, and its highlights: the child takes them out of the
-            # context (HighlightsStream.preprocess_context) before the SDK freezes and logs it.
-            yield children[1]
+        # The batch's highlights and links: the children take them out of the context
+        # (preprocess_context) before the SDK freezes and logs it.
+        return () if self._batches is None else self._batches.contexts(record)
 
 
 def _as_is(row: Item) -> Item:

@@ -102,7 +102,7 @@ class ExportItemsStream(_ExportStream):
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         # The reader's rows hold only the columns with a value: 7 of 33 for a CSV row.
-        if wants_pages(self):  # every EXPORT_BATCH rows, one context of links for `pages`
+        if wants_pages(self):  # every ITEMS_PER_CONTEXT rows, one context of links for `pages`
             return self._page_batches.rows(
                 self.reader.items(), self.stream_maps[0].get_filter_result
             )

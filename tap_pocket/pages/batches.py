@@ -1,7 +1,8 @@
 """How the items streams hand their links to the ``pages`` child stream.
 
 A child context per item would fetch one link at a time; instead the parent yields ONE
-child context per batch of items (an API page, or :data:`EXPORT_BATCH` export rows),
+child context per batch of :data:`ITEMS_PER_CONTEXT` items (export rows here; API pages
+gathered by :mod:`tap_pocket.api.children`),
 holding each live item's ``[item_id, url, time_added]`` under :data:`PAGES_KEY`, and the
 ``pages`` stream fetches that batch concurrently. As with highlights, the context goes out
 with the batch's first row that the stream map keeps, and holds only the kept items.
@@ -19,8 +20,8 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
 PAGES_KEY = "pages"
-#: Export rows per pages context: links fetched concurrently before the next rows are read.
-EXPORT_BATCH = 500
+#: Items per child context: links fetched concurrently before the next rows are read.
+ITEMS_PER_CONTEXT = 500
 _GONE = frozenset({"deleted", "hidden"})
 
 
@@ -47,7 +48,7 @@ def page_links(rows: Iterable[t.Any]) -> list[list[str | None]]:
 class PageBatches:
     """Export rows in batches, each with one pages context riding on its first kept row."""
 
-    def __init__(self, size: int = EXPORT_BATCH) -> None:
+    def __init__(self, size: int = ITEMS_PER_CONTEXT) -> None:
         self.size = size
         self._pending: tuple[t.Any, Context] | None = None
 

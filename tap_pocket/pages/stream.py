@@ -7,7 +7,6 @@ and their rows written as they complete (and stored in the cache at once).
 
 from __future__ import annotations
 
-import time
 import typing as t
 from collections import defaultdict
 from pathlib import Path
@@ -20,6 +19,7 @@ from tap_pocket.api.streams import ItemsStream
 from tap_pocket.export.streams import ExportItemsStream
 from tap_pocket.output import DirectRecordsStream
 from tap_pocket.pages.batches import PAGES_KEY
+from tap_pocket.progress import Throttle
 from tap_pocket.rows import PAGES, Page, to_record
 from tap_pocket.settings import setting
 
@@ -32,8 +32,6 @@ if t.TYPE_CHECKING:
     from tap_pocket.pages.fetch import Fetcher, Link
 
 PROJECT_URL = "https://github.com/tap-pocket/tap-pocket"
-#: Seconds between two progress lines.
-PROGRESS_EVERY = 5.0
 _SKIPPED = frozenset({"robots", "private_address", "not_html"})
 _DEAD = frozenset({"http_error", "dns", "tls", "timeout", "connection", "too_many_redirects"})
 
@@ -68,8 +66,7 @@ class _PagesStream(DirectRecordsStream):
         self._fetcher: Fetcher | None = None
         self._cache: PageCache | None = None
         self._total = 0
-        self._started = 0.0
-        self._last_progress = 0.0
+        self._progress = Throttle()
 
     @override
     def preprocess_context(self, context: Context) -> Context:
@@ -106,7 +103,7 @@ class _PagesStream(DirectRecordsStream):
                     user_agent=user_agent(),
                 )
             )
-            self._started = self._last_progress = time.monotonic()
+            self._progress = Throttle()
             self.logger.info("pages: cache %s", self._cache.path)
         return self._fetcher, self._cache
 
@@ -154,14 +151,12 @@ class _PagesStream(DirectRecordsStream):
             stats.errors += 1
         if page.archived_url:
             stats.archived += 1
-        now = time.monotonic()
-        if now - self._last_progress >= PROGRESS_EVERY:
-            self._last_progress = now
+        if self._progress.due():
             self.logger.info(
                 "pages: %d of %d done, %.1f/s, %d errors so far",
                 stats.done,
                 self._total,
-                stats.done / max(now - self._started, 1e-9),
+                stats.done / self._progress.elapsed(),
                 stats.errors,
             )
         return page
@@ -179,7 +174,7 @@ class _PagesStream(DirectRecordsStream):
         if fetcher is None:
             return
         stats = fetcher.stats
-        elapsed = max(time.monotonic() - self._started, 1e-9)
+        elapsed = self._progress.elapsed()
         fetcher.close()
         if cache is not None:
             cache.close()
