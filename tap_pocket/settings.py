@@ -108,11 +108,13 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
     th.Property(
         "page_size",
         th.IntegerType(minimum=1, maximum=5000),
-        default=30,
+        default=1000,
         title="Page size",
         description=(
-            "Items per /v3/get request (`count`), 1-5000. Pocket documented 30; its "
-            "2024-2025 server accepted up to 5000."
+            "Items per /v3/get request (`count`), 1-5000. Pocket documented 30, but its "
+            "2024-2025 server accepted up to 5000, and a server that sends fewer is still "
+            "read to the end. 1000 reads 10000 items in 11 calls (Pocket allowed 320 calls "
+            "per user per hour, so 30 a page stops at 9600 items an hour)."
         ),
     ),
     th.Property(

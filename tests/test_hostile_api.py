@@ -9,6 +9,7 @@ the setting or HTTP error, a non-zero exit, no traceback, and no secret sent or 
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import typing as t
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -239,10 +240,24 @@ def test_a_read_timeout_names_request_timeout(
         config={**api_config, "request_timeout": 1, "max_retries": 0}, tmp_path=tmp_path
     )
     assert result.returncode == 1
-    assert "Traceback" not in result.stderr
-    # backoff's "Giving up" line repeats the cause; the last line is the run's message.
-    last = error_lines(result.stderr)[-1]
-    assert "No answer from POST /v3/get within request_timeout (1 s): ReadTimeout" in last
+    assert_one_clear_error(
+        result.stderr, "No answer from POST /v3/get within request_timeout (1 s): ReadTimeout"
+    )
+
+
+def test_an_api_url_nothing_listens_on_is_one_clear_line(
+    tmp_path: Path, api_config: dict[str, t.Any]
+) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        nowhere = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    config = {**api_config, "api_url": nowhere, "max_retries": 1, "backoff_factor": 0.01}
+    result = run_cli(config=config, tmp_path=tmp_path)
+    assert result.returncode == 1
+    assert_one_clear_error(
+        result.stderr, f"Could not connect to {nowhere} for POST /v3/get: Connection refused"
+    )
+    assert "Retrying POST /v3/get" in result.stderr  # retried first, as a network error is
 
 
 def test_a_bad_access_token_prints_one_clear_line(
@@ -401,3 +416,29 @@ def test_dump_tags_are_unique_per_item(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     tags = {r["item_id"]: r["tags"] for r in result.output.records["items"]}
     assert tags == UNIQUE_TAGS
+
+
+def test_proxies_from_the_environment_are_used_and_no_proxy_bypasses_them(
+    tmp_path: Path, emulator: PocketEmulator, account: Account
+) -> None:
+    """``HTTP(S)_PROXY`` and ``NO_PROXY`` apply to the API as in any requests program.
+
+    The tap resolves them once per sync rather than on every request; a proxy that does
+    not answer is one clear error, and no request reaches the API around it.
+    """
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        dead_proxy = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    config = {**config_for(emulator), "max_retries": 0}
+    proxied = run_cli(config=config, tmp_path=tmp_path, env={"HTTP_PROXY": dead_proxy,
+                                                             "NO_PROXY": ""})  # fmt: skip
+    assert proxied.returncode == 1
+    assert_one_clear_error(
+        proxied.stderr, "through the proxy set in the environment", "Connection refused"
+    )
+    assert not [r for r in emulator.requests if r.path == "/v3/get"]
+
+    bypassed = run_cli(config=config, tmp_path=tmp_path,
+                       env={"HTTP_PROXY": dead_proxy, "NO_PROXY": "127.0.0.1"})  # fmt: skip
+    assert bypassed.returncode == 0, bypassed.stderr
+    assert len(bypassed.output.ids()) == len(account.live_items()) + len(account.deleted_ids())

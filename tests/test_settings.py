@@ -120,22 +120,22 @@ def test_bad_credentials_fail_fast_with_pockets_error(
 def test_environment_does_not_leak_into_config(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TAP_POCKET_PAGE_SIZE", "7")
     tap = TapPocket(config=CREDENTIALS, parse_env_config=False)
-    assert tap.config["page_size"] == 30
+    assert tap.config["page_size"] == DEFAULTS["page_size"] != 7
 
 
 def test_defaults_are_the_schemas() -> None:
     properties = SETTINGS_SCHEMA["properties"]
     assert dict(DEFAULTS) == {n: p["default"] for n, p in properties.items() if "default" in p}
     assert DEFAULTS["api_url"] == DEFAULT_API_URL
-    assert DEFAULTS["page_size"] == 30
+    assert DEFAULTS["page_size"] == 1000
     with pytest.raises(TypeError):
         DEFAULTS["page_size"] = 10  # type: ignore[index]
 
 
 def test_setting_is_the_configured_value_or_the_default() -> None:
     assert setting({"page_size": 100}, "page_size") == 100
-    assert setting({}, "page_size") == 30
-    assert setting({"page_size": None}, "page_size") == 30
+    assert setting({}, "page_size") == 1000
+    assert setting({"page_size": None}, "page_size") == 1000
     assert setting({"favorite": False}, "favorite") is False
     assert setting({}, "tag") is None
     with pytest.raises(KeyError, match="page_sise"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import threading
 import time
 import typing as t
@@ -14,6 +15,7 @@ from urllib.parse import urljoin, urlsplit
 
 import backoff
 import requests
+from requests.utils import resolve_proxies
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.pagination import OffsetPaginator
@@ -36,7 +38,8 @@ ERROR_HINTS = {
     "107": "the access_token is missing, invalid or revoked: run `tap-pocket auth` for a new one",
     "138": "the consumer_key setting is missing",
     "152": "the consumer_key is not valid for this Pocket server",
-    "130": "a request parameter was rejected: check the filter settings",
+    "130": "a request parameter was rejected: check the filter settings, and page_size "
+    "(a server that holds to Pocket's documented maximum may refuse more than 30)",
     "199": "Pocket reported a server issue",
     "198": "Pocket reported a server issue",
 }
@@ -66,7 +69,7 @@ class PocketApiError(FatalAPIError):
         hint = ERROR_HINTS.get(error_code or "")
         from_pocket = bool(error_code or error)
         if hint is None and status == HTTPStatus.BAD_REQUEST and from_pocket:
-            hint = "a request parameter was rejected: check the filter settings"
+            hint = ERROR_HINTS["130"]
         message = f"Pocket API error on POST {path}: HTTP {status}"
         if error_code:
             message += f", X-Error-Code {error_code}"
@@ -181,6 +184,28 @@ class PocketPaginator(OffsetPaginator):
         return bool(self._page and self._page.entries)
 
 
+def connection_problem(exc: requests.ConnectionError, url: str, path: str) -> str:
+    """One line for a request that got no HTTP answer at all: where, and the system's reason.
+
+    Only the reason is taken from the exception: its text can hold a proxy's URL, and so
+    the proxy's credentials.
+    """
+    reasons = re.findall(r"\[(?:Errno -?\d+|SSL: \w+)\] ([^'\")\]]+)", repr(exc))
+    reason = reasons[-1].strip() if reasons else type(exc).__name__
+    if isinstance(exc, requests.exceptions.ProxyError):
+        return (
+            f"Could not reach POST {path} through the proxy set in the environment "
+            f"(HTTP_PROXY/HTTPS_PROXY): {reason}. Check the proxy, or name the API's host in "
+            "NO_PROXY"
+        )
+    if isinstance(exc, requests.exceptions.SSLError):
+        return f"TLS failed for POST {path} on {origin(url)}: {reason}. Check api_url"
+    return (
+        f"Could not connect to {origin(url)} for POST {path}: {reason}. Check api_url and "
+        "the network"
+    )
+
+
 def rate_limit_wait(headers: t.Mapping[str, str]) -> tuple[str, float] | None:
     """(which limit, seconds until it resets) when Pocket says no calls remain, else None."""
     for name, remaining_header, reset_header in _LIMIT_HEADERS:
@@ -217,6 +242,28 @@ class _ResumableProgress(logging.Filter):
             sdk_logger.addFilter(cls())
 
 
+class _GivingUpAtDebug(logging.Filter):
+    """Lowers backoff's "Giving up ..." line to DEBUG on a stream's logger.
+
+    The SDK's retry decorator logs it at ERROR, and the line repeats the cause that the
+    run's own error line then names: a failed run ends with that one line, and the
+    give-up detail is still there at DEBUG.
+    """
+
+    @override
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.ERROR and str(record.msg).startswith("Giving up "):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+    @classmethod
+    def install(cls, logger: logging.Logger) -> None:
+        """Add the filter to ``logger``, once."""
+        if not any(isinstance(f, cls) for f in logger.filters):
+            logger.addFilter(cls())
+
+
 class PocketStream(RESTStream[int]):
     """Base stream for ``POST /v3/get``: yields :class:`~tap_pocket.api.page.Page` values.
 
@@ -236,6 +283,7 @@ class PocketStream(RESTStream[int]):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         _ResumableProgress.install()
+        _GivingUpAtDebug.install(self.logger)
         self._pages_fetched = 0
         self._entries_seen = 0
         #: Pocket's clock when the first page of this sync was answered.
@@ -243,6 +291,8 @@ class PocketStream(RESTStream[int]):
         #: (which limit, monotonic time it resets) once Pocket says no calls remain
         self._rate_limited: tuple[str, float] | None = None
         self._progress = Throttle()
+        #: The URL of the pages and its proxies, resolved once (see _proxies_for).
+        self._proxies: tuple[str, dict[str, str]] | None = None
         #: Where :meth:`pages` stopped with an error: (state, since, offset, marker).
         self._stopped_at: tuple[dict[str, t.Any], int, int, dict[str, t.Any] | None] | None = None
 
@@ -381,7 +431,10 @@ class PocketStream(RESTStream[int]):
             try:
                 # Never follow a redirect: see PocketRedirectError.
                 response = self.requests_session.send(
-                    request, timeout=self.timeout, allow_redirects=False
+                    request,
+                    timeout=self.timeout,
+                    allow_redirects=False,
+                    proxies=self._proxies_for(request),
                 )
             except requests.Timeout as exc:
                 msg = (
@@ -390,6 +443,10 @@ class PocketStream(RESTStream[int]):
                     "setting if the server is slow"
                 )
                 raise RetriableAPIError(msg) from exc
+            except requests.ConnectionError as exc:
+                raise RetriableAPIError(
+                    connection_problem(exc, str(request.url), self.path)
+                ) from exc
             self.validate_response(response)
             self.update_sync_costs(request, response, context)
             try:
@@ -407,6 +464,19 @@ class PocketStream(RESTStream[int]):
 
         retried = self.request_decorator(t.cast("RequestFunc", attempt))
         return t.cast("Page", retried(request, context))
+
+    def _proxies_for(self, request: requests.PreparedRequest) -> dict[str, str]:
+        """The environment's proxies (``HTTPS_PROXY``, ``NO_PROXY``) for a URL, resolved once.
+
+        requests resolves them on every send by scanning the whole environment three
+        times, which under Meltano (hundreds of variables) cost more than a small page.
+        """
+        url = str(request.url)
+        if self._proxies is None or self._proxies[0] != url:
+            session = self.requests_session
+            proxies = dict(session.proxies)
+            self._proxies = (url, resolve_proxies(request, proxies, session.trust_env))
+        return self._proxies[1]
 
     @override
     def get_new_paginator(self) -> PocketPaginator:
