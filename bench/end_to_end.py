@@ -47,7 +47,7 @@ from harness import (
     timed_run,
 )
 
-from tap_pocket.settings import DEFAULTS  # noqa: E402 - harness puts the repository on sys.path
+from tap_pocket.settings import DEFAULTS  # harness puts the repository on sys.path
 
 RESULTS = BENCH / "results"
 DEFAULT_PAGE_SIZE = int(DEFAULTS["page_size"])
