@@ -11,8 +11,8 @@ from __future__ import annotations
 import http.server
 import os
 import secrets
-import stat
 import sys
+import tempfile
 import threading
 import typing as t
 import webbrowser
@@ -211,6 +211,8 @@ def write_env_file(path: Path, values: dict[str, str]) -> None:
 
 
 def _write_env_file(path: Path, values: dict[str, str]) -> None:
+    # A symlinked .env keeps its link: the file it points to is the one rewritten.
+    path = path.resolve() if path.is_symlink() else path
     lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
     kept = [
         line
@@ -218,10 +220,18 @@ def _write_env_file(path: Path, values: dict[str, str]) -> None:
         if line.split("=", 1)[0].strip().removeprefix("export ") not in values
     ]
     kept += [f"{key}={value}" for key, value in values.items()]
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, stat.S_IRUSR | stat.S_IWUSR)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(kept) + "\n")
-    path.chmod(stat.S_IRUSR | stat.S_IWUSR)
+    # Written beside it (mkstemp: owner-only from the start), then renamed over it: a
+    # failure part-way (disk full, a kill) leaves the old file whole, never a cut one.
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write("\n".join(kept) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        Path(temporary).replace(path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def run_oauth_flow(  # noqa: PLR0913 - keyword-only: the inputs of the whole flow

@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import stat
 import subprocess
 import sys
 import typing as t
+from pathlib import Path
 
 import pytest
 import requests
 
 from pocket_emulator import PocketEmulator
-from tap_pocket.auth import OAuthError, parse_oauth_reply, post_oauth
+from tap_pocket.auth import EnvFileError, OAuthError, parse_oauth_reply, post_oauth, write_env_file
 
 from .conftest import run_tap
 
 if t.TYPE_CHECKING:
-    from pathlib import Path
-
     from pocket_emulator import Account
 
 
@@ -129,6 +129,35 @@ def test_auth_writes_a_private_env_file_keeping_other_lines(
         f"TAP_POCKET_ACCESS_TOKEN={token}",
     ]
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+
+
+def test_a_failed_env_file_write_leaves_the_old_file_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The new file is written beside the old and renamed over it, never cut part-way."""
+    env_file = tmp_path / ".env"
+    env_file.write_text("OTHER=keep me\nTAP_POCKET_ACCESS_TOKEN=old\n")
+
+    def disk_full(*_args: object) -> Path:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(Path, "replace", disk_full)
+    with pytest.raises(EnvFileError, match=r"\.env was not written: No space left on device"):
+        write_env_file(env_file, {"TAP_POCKET_ACCESS_TOKEN": "new"})
+    assert env_file.read_text() == "OTHER=keep me\nTAP_POCKET_ACCESS_TOKEN=old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".env"]  # no temporary file left
+
+
+def test_an_env_file_symlink_stays_a_link_to_the_rewritten_file(tmp_path: Path) -> None:
+    real = tmp_path / "secrets" / "pocket.env"
+    real.parent.mkdir()
+    real.write_text("OTHER=keep me\n")
+    link = tmp_path / ".env"
+    link.symlink_to(real)
+    write_env_file(link, {"TAP_POCKET_ACCESS_TOKEN": "new"})
+    assert link.is_symlink()
+    assert real.read_text() == "OTHER=keep me\nTAP_POCKET_ACCESS_TOKEN=new\n"
+    assert stat.S_IMODE(real.stat().st_mode) == 0o600
 
 
 def test_user_rejecting_the_request(tmp_path: Path, account: Account) -> None:

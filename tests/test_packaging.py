@@ -121,6 +121,9 @@ def test_version_comes_from_git_and_the_wheel_is_typed(wheel: Path) -> None:
         assert parsed.is_devrelease, version
         assert parsed.local is not None, version
         assert parsed.local.startswith("g"), version
+    released = [Version(tag.removeprefix("v")) for tag in git_tags("--merged", "HEAD")]
+    if released:  # hatch-vcs counts from the newest release tag this commit descends from
+        assert parsed >= max(released), version
     with zipfile.ZipFile(wheel) as archive:
         assert "tap_pocket/py.typed" in archive.namelist()
 
