@@ -18,6 +18,7 @@ import pytest
 from typing_extensions import Self, override
 
 from pocket_emulator import Faults, PocketEmulator, generate_account
+from tap_pocket.api.client import MAX_BYTES_PER_ITEM, MAX_PAGE_BYTES
 
 from .conftest import config_for, run_cli
 from .test_auth import authorize_with_env_file, run_auth
@@ -42,9 +43,19 @@ class Recorder:
         status: int = 200,
         body: bytes | list[bytes] = b"{}",
         content_type: str = "application/json",
+        *,
+        chunked: bool = False,
+        declared_length: int | None = None,
     ) -> None:
+        """A server on a free loopback port, answering as its arguments say.
+
+        ``chunked``: sent without a Content-Length, 1 MiB a chunk, until the client hangs
+        up; ``declared_length``: the Content-Length claimed, whatever the body's size.
+        """
         bodies = body if isinstance(body, list) else [body]
         self.requests: list[tuple[str, str, bytes]] = []
+        #: Answers the client stopped reading before their end.
+        self.hung_up = 0
         recorder = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -60,9 +71,21 @@ class Recorder:
                 body = bodies[min(len(recorder.requests), len(bodies)) - 1]
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
+                if chunked:
+                    self.send_header("Transfer-Encoding", "chunked")
+                else:
+                    self.send_header("Content-Length", str(declared_length or len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                try:
+                    if chunked:
+                        for start in range(0, len(body), 1 << 20):
+                            chunk = body[start : start + (1 << 20)]
+                            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                        self.wfile.write(b"0\r\n\r\n")
+                    else:
+                        self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    recorder.hung_up += 1  # the client stopped reading: what the test wants
 
             @override
             def log_message(self, format: str, *args: t.Any) -> None:
@@ -84,6 +107,10 @@ class Recorder:
     ) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+#: Credentials for a server that is not the emulator (it never checks them).
+CREDENTIALS = {"consumer_key": "ck-1", "access_token": "at-1"}
 
 
 def get_calls(emulator: PocketEmulator) -> int:
@@ -442,3 +469,33 @@ def test_proxies_from_the_environment_are_used_and_no_proxy_bypasses_them(
                        env={"HTTP_PROXY": dead_proxy, "NO_PROXY": "127.0.0.1"})  # fmt: skip
     assert bypassed.returncode == 0, bypassed.stderr
     assert len(bypassed.output.ids()) == len(account.live_items()) + len(account.deleted_ids())
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_an_answer_larger_than_a_page_can_be_is_not_read(tmp_path: Path, *, chunked: bool) -> None:
+    """A page's size is capped by what was asked for: 16 MiB and 64 KiB per item.
+
+    Real entries are 1-5 KB. A server that declares a larger body is refused before it is
+    read; one that streams without a Content-Length is cut off at the cap, so memory stays
+    bounded whatever the server sends, and the error names the cap and page_size.
+    """
+    cap = MAX_PAGE_BYTES + MAX_BYTES_PER_ITEM  # page_size 1
+    body = b'{"status": 1, "list": {}, "padding": "' + b"x" * (cap + (3 << 20)) + b'"}'
+    with Recorder(body=body, chunked=chunked) as server:
+        config = {**CREDENTIALS, "api_url": server.url, "page_size": 1}
+        result = run_cli(config=config, tmp_path=tmp_path)
+    assert result.returncode == 1
+    line = assert_one_clear_error(
+        result.stderr, f"larger than {cap >> 20} MiB", "lower page_size", "not read"
+    )
+    assert server.url in line
+    assert len(server.requests) == 1  # not retried: the next answer would be as large
+    assert result.output.records == {}
+
+
+def test_a_declared_length_beyond_the_cap_is_refused_before_reading(tmp_path: Path) -> None:
+    with Recorder(body=b"{}", declared_length=4 << 30) as server:
+        config = {**CREDENTIALS, "api_url": server.url, "page_size": 1}
+        result = run_cli(config=config, tmp_path=tmp_path, timeout=30)
+    assert result.returncode == 1
+    assert_one_clear_error(result.stderr, "declares 4096 MiB", "lower page_size")

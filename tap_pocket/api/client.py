@@ -50,6 +50,11 @@ _LIMIT_HEADERS = (
     ("consumer key", "X-Limit-Key-Remaining", "X-Limit-Key-Reset"),
 )
 
+#: The largest answer read for a page: this much, and :data:`MAX_BYTES_PER_ITEM` per item
+#: asked for. Real entries are 1-5 KB; the cap bounds memory whatever a server sends.
+MAX_PAGE_BYTES = 16 << 20
+MAX_BYTES_PER_ITEM = 64 << 10
+
 #: Settings that filter the list, as Pocket's parameter names.
 _FILTERS = (
     ("tag", "tag"),
@@ -97,6 +102,10 @@ class PocketRedirectError(FatalAPIError):
     Its requests carry the consumer key and access token in the body: following a
     redirect could re-send them to whatever origin the ``Location`` names.
     """
+
+
+class PageTooLargeError(FatalAPIError):
+    """An answer larger than any page of the asked size can be (see :data:`MAX_PAGE_BYTES`)."""
 
 
 class NoProgressError(FatalAPIError):
@@ -435,6 +444,7 @@ class PocketStream(RESTStream[int]):
                     timeout=self.timeout,
                     allow_redirects=False,
                     proxies=self._proxies_for(request),
+                    stream=True,  # read up to the cap (read_capped), no further
                 )
             except requests.Timeout as exc:
                 msg = (
@@ -447,11 +457,13 @@ class PocketStream(RESTStream[int]):
                 raise RetriableAPIError(
                     connection_problem(exc, str(request.url), self.path)
                 ) from exc
-            self.validate_response(response)
-            self.update_sync_costs(request, response, context)
+            with response:
+                self.validate_response(response)
+                self.update_sync_costs(request, response, context)
+                body = self._read_capped(response)
             try:
                 page = decode_page(
-                    response.content,
+                    body,
                     offset=offset,
                     server_time=_server_time(response),
                     with_highlights=self.wants_highlights(),
@@ -464,6 +476,31 @@ class PocketStream(RESTStream[int]):
 
         retried = self.request_decorator(t.cast("RequestFunc", attempt))
         return t.cast("Page", retried(request, context))
+
+    def _read_capped(self, response: requests.Response) -> bytes:
+        """The body, decompressed, or :class:`PageTooLargeError` past what a page can be."""
+        cap = MAX_PAGE_BYTES + MAX_BYTES_PER_ITEM * int(setting(self.config, "page_size"))
+        where = f"The answer to POST {self.path} from {origin(str(response.url))}"
+        advice = "lower page_size if your items really are that large"
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > cap:
+            msg = (
+                f"{where} declares {int(declared) >> 20} MiB, larger than {cap >> 20} MiB "
+                f"(16 MiB and 64 KiB per item asked for), so it was not read: {advice}"
+            )
+            raise PageTooLargeError(msg)
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_content(chunk_size=1 << 20):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > cap:
+                msg = (
+                    f"{where} is larger than {cap >> 20} MiB (16 MiB and 64 KiB per item "
+                    f"asked for), so the rest was not read: {advice}"
+                )
+                raise PageTooLargeError(msg)
+        return b"".join(chunks)
 
     def _proxies_for(self, request: requests.PreparedRequest) -> dict[str, str]:
         """The environment's proxies (``HTTPS_PROXY``, ``NO_PROXY``) for a URL, resolved once.
