@@ -19,6 +19,7 @@ import typing as t
 import pytest
 
 from .fake_elasticsearch import FakeElasticsearch
+from .scenario import change_account
 from .test_activate_version import REMOVED_URLS, write_exports
 from .test_loaders import DuckDBReader, JsonlReader
 
@@ -26,7 +27,7 @@ if t.TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-    from .conftest import Meltano
+    from .conftest import Meltano, Pocket
 
 pytestmark = pytest.mark.e2e
 
@@ -119,3 +120,50 @@ def test_elasticsearch_keeps_links_missing_from_a_newer_export(
         assert not server.unsupported, server.unsupported
     assert_missing_links_stay_live(first, second)
     assert len(second) == len(first)
+
+
+def duckdb_columns(reader: DuckDBReader) -> dict[str, str]:
+    return dict(
+        reader.query(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'main' AND table_name = 'items'"
+        )
+    )
+
+
+@pytest.mark.parametrize("first_load", ["hard_delete", "soft_delete"])
+def test_duckdb_hard_delete_deletes_items_deleted_in_pocket(
+    meltano: Meltano, pocket: Pocket, tmp_path: Path, first_load: str
+) -> None:
+    """README's target-duckdb row with ``hard_delete: true``: API tombstones delete rows.
+
+    The target then adds its own metadata columns, ``_sdc_deleted_at`` as text. A table
+    first loaded with ``hard_delete: false`` keeps the tap's timestamp column under a
+    versioned name (``_sdc_deleted_at_<date>``) when the setting changes, as README warns.
+    """
+    database = tmp_path / "pocket.duckdb"
+    reader = DuckDBReader(database)
+    env = {**pocket.tap_env(), "TARGET_DUCKDB_PATH": str(database)}
+    hard = {"TARGET_DUCKDB_HARD_DELETE": "true"}
+    meltano.run(
+        "tap-pocket", "target-duckdb", **env, **(hard if first_load == "hard_delete" else {})
+    )
+    before = {row.item_id for row in reader.items()}
+    changes = change_account(pocket)
+    meltano.run("tap-pocket", "target-duckdb", **env, **hard)
+
+    after = {row.item_id for row in reader.items()}
+    gone = {*changes.deleted, *changes.hidden}
+    assert gone <= before
+    assert not gone & after, "items deleted or hidden in Pocket are still there"
+    live = {str(raw["item_id"]) for raw in pocket.account.live_items()}
+    assert after == live
+    columns = duckdb_columns(reader)
+    assert columns["_sdc_deleted_at"] == "VARCHAR"  # the target's own column
+    assert {"_sdc_batched_at", "_sdc_extracted_at"} <= set(columns)
+    versioned = [c for c in columns if c.startswith("_sdc_deleted_at_")]
+    if first_load == "hard_delete":
+        assert not versioned
+    else:
+        assert len(versioned) == 1
+        assert columns[versioned[0]] == "TIMESTAMP"
