@@ -15,7 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from tap_pocket.export import ExportError, ExportKind, ExportReader, derive_item_id, detect_kind
+from tap_pocket.export import (
+    ExportError,
+    ExportKind,
+    ExportReader,
+    derive_item_id,
+    detect_kind,
+    dumps,
+)
 from tap_pocket.rows import HIGHLIGHT_COLUMNS as HIGHLIGHT_FIELDS
 from tap_pocket.rows import ITEM_COLUMNS as ITEM_FIELDS
 from tap_pocket.timestamps import parse_timestamp
@@ -307,9 +314,14 @@ def api_path_rows(body: dict[str, t.Any]) -> tuple[list[dict], list[dict]]:
         ("memory_jogger_get_last_page_empty_list_array.json", 0, 0),
     ],
 )
+@pytest.mark.parametrize("reading", ["whole", "in batches"])
 def test_api_dump_gives_the_same_rows_as_the_api_path(
-    name: str, items: int, highlights: int
+    name: str, items: int, highlights: int, reading: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Either way a dump is read (whole up to DUMP_CAP, else in batches), the same rows."""
+    if reading == "in batches":  # every dump over the cap, two entries a batch
+        monkeypatch.setattr(dumps, "DUMP_CAP", 0)
+        monkeypatch.setattr(dumps, "BATCH_ENTRIES", 2)
     body = json.loads((FIXTURES / name).read_text(encoding="utf-8"))
     assert detect_kind(FIXTURES / name) is ExportKind.API_JSON
 

@@ -23,7 +23,7 @@ import pytest
 
 from tap_pocket.export import ExportError, ExportReader
 from tap_pocket.export.layout import ExportFile
-from tap_pocket.export.problems import BadRows, SeenIds
+from tap_pocket.export.problems import DUMP_CAP, BadRows, SeenIds
 from tap_pocket.export.ril_html import html_items
 from tests.fixtures.export import generate
 from tests.fixtures.export.hostile import (
@@ -37,7 +37,7 @@ from tests.fixtures.export.hostile import (
     write_bomb_zip,
 )
 
-from .conftest import run_cli
+from .conftest import FIXTURES, run_cli
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -660,3 +660,68 @@ def test_reader_errors_are_export_errors_with_one_line(tmp_path: Path) -> None:
         list(ExportReader(path).items())
     assert "\n" not in str(caught.value)
     shutil.rmtree(tmp_path / "nothing", ignore_errors=True)
+
+
+def highlighted_entry() -> dict[str, t.Any]:
+    """A real saved entry with annotations (karlicoss/pockexport's example output)."""
+    sample = FIXTURES / "export" / "karlicoss_pockexport_example_output_2025.json"
+    entries = json.loads(sample.read_text(encoding="utf-8"))["list"].values()
+    return next(entry for entry in entries if entry.get("annotations"))
+
+
+def write_big_dump(path: Path, size: int, *, cut: int = 0) -> list[str]:
+    """A saved ``/v3/get`` response over ``size`` bytes: one real entry under new ids.
+
+    ``cut`` drops that many bytes from the end (a truncated download). Returns the ids.
+    """
+    entry = highlighted_entry()
+    ids: list[str] = []
+    with path.open("wb") as out:
+        out.write(b'{"status": 1, "since": 1700000000, "list": {')
+        written = 0
+        while written < size:
+            item_id = str(10_000_000 + len(ids))
+            chunk = (
+                ("," if ids else "")
+                + json.dumps(item_id)
+                + ": "
+                + json.dumps({**entry, "item_id": item_id}, ensure_ascii=False)
+                + "\n"
+            ).encode()
+            out.write(chunk)
+            written += len(chunk)
+            ids.append(item_id)
+        out.write(b'}, "complete": 1}')
+    if cut:
+        with path.open("r+b") as out:
+            out.truncate(path.stat().st_size - cut)
+    return ids
+
+
+def test_a_dump_over_the_whole_decode_cap_is_read_in_batches_in_bounded_memory(
+    tmp_path: Path,
+) -> None:
+    """A 1.5 x DUMP_CAP saved response: every entry and highlight, under the RSS cap.
+
+    Decoded whole, its rows alone would take about three times its size.
+    """
+    dump = tmp_path / "get.json"
+    ids = write_big_dump(dump, DUMP_CAP + DUMP_CAP // 2)
+    result = run_measured({"export_path": str(dump)}, tmp_path, timeout=180)
+    assert result.returncode == 0, result.stderr[-3000:]
+    records = result.records()
+    assert [r["item_id"] for r in records] == ids
+    highlights = result.records("highlights")
+    assert len(highlights) == len(ids) * len(highlighted_entry()["annotations"])
+    assert result.peak_rss_mb < RSS_CAP_MB
+
+
+def test_a_truncated_big_dump_is_one_error_with_its_line_and_no_rows(tmp_path: Path) -> None:
+    dump = tmp_path / "get.json"
+    ids = write_big_dump(dump, DUMP_CAP + 1024 * 1024, cut=100)
+    result = run_measured({"export_path": str(dump)}, tmp_path, timeout=120)
+    assert result.returncode != 0
+    assert not result.records()  # the JSON is checked whole before any row
+    line = _error_line(result.stderr)
+    assert f"{dump}, line {len(ids)}: is not valid JSON (Input data was truncated)" in line
+    assert result.peak_rss_mb < RSS_CAP_MB

@@ -2,47 +2,56 @@
 
 A dump is a saved response (also karlicoss/pockexport's ``{account, list}``) or a JSON
 array of its list entries. They are read by exactly the code of the live API path:
-:func:`~tap_pocket.api.page.decode_page` decodes a dump into one
-:class:`~tap_pocket.api.page.Page`, entries and highlights at once, and
-:func:`~tap_pocket.api.convert.entry_row` builds each entry's row, tombstones included.
-A deletion notice without a timestamp is stamped with the response's ``since`` (Pocket's
-clock when it answered), which stands in for the API path's ``Date`` header as the page's
-``server_time``. Rows hold only the columns with a value
-(:mod:`tap_pocket.export.sparse`).
+:func:`~tap_pocket.api.page.decode_page` decodes entries and highlights into
+:class:`~tap_pocket.api.page.Page` values, and :func:`~tap_pocket.api.convert.entry_row`
+builds each entry's row, tombstones included. A deletion notice without a timestamp is
+stamped with the response's ``since`` (Pocket's clock when it answered), which stands in
+for the API path's ``Date`` header as the page's ``server_time``. Rows hold only the
+columns with a value (:mod:`tap_pocket.export.sparse`).
 
 Before that, :func:`read_dump` looks at the top level only (an object's ``list`` and
 ``since``, or whether each element of an array has an ``item_id``; the entries are
 skipped, not built) to tell a dump from JSON that is not one. JSON that does not decode
 is read again by the standard library, to report the line at fault.
 
-A dump is decoded whole, so its size is capped (:data:`~.problems.DUMP_CAP`; its decoded
-rows take about three times its size in memory), and JSON nested too deeply for the
-decoders is refused with a message rather than a RecursionError.
+A dump up to :data:`~.problems.DUMP_CAP` is decoded whole, once, for both streams. A
+larger one is memory-mapped: its whole JSON is checked first (msgspec, in C, building
+nothing), then its ``list`` is cut into entries by :func:`_list_entries` and decoded
+:data:`BATCH_ENTRIES` at a time, so memory stays that of a batch whatever the file's size.
+JSON nested too deeply for the decoders is refused with a message rather than a
+RecursionError.
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import json
+import mmap
+import re
 import typing as t
 from datetime import datetime
 
 import msgspec
+from typing_extensions import Self
 
 from tap_pocket.api.convert import entry_row
 from tap_pocket.api.page import NotAPageError, Page, decode_page
 from tap_pocket.export.detect import AN_ANNOTATIONS_FILE, NOT_AN_API_DUMP
 from tap_pocket.export.json_text import json_syntax_error, json_text
-from tap_pocket.export.problems import DUMP_CAP, ExportError, size_text
+from tap_pocket.export.problems import DUMP_CAP, ExportError
 from tap_pocket.export.sparse import sparse_record
 from tap_pocket.timestamps import parse_timestamp
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
-
-    from tap_pocket.export.layout import ExportFile
+    from pathlib import Path
 
 _WHAT = "a saved /v3/get response"
+#: Entries decoded together when a large dump is read in batches, and the bytes that also
+#: close a batch (one entry is never split).
+BATCH_ENTRIES = 1000
+BATCH_BYTES = 8 * 1024 * 1024
 
 
 class _Response(msgspec.Struct):
@@ -62,38 +71,187 @@ class _Entry(msgspec.Struct):
 _TOP_LEVEL = msgspec.json.Decoder(_Response | list[_Entry])
 
 
-def read_dump(file: ExportFile) -> Page:
-    """The dump ``file`` as one page; :class:`ExportError` if it is not a dump."""
-    with file.open_binary() as binary:
+class Dump:
+    """A dump's entries as pages: the one page of a small dump, or a large one's batches."""
+
+    def __init__(self, path: Path, page: Page | None) -> None:
+        self.path = path
+        self._page = page
+
+    def pages(self) -> Iterator[Page]:
+        """Every entry of the dump, in file order, in one page or in batches."""
+        if self._page is not None:
+            yield self._page
+            return
+        with _LargeDump(self.path) as large:
+            yield from large.pages()
+
+
+def read_dump(path: Path) -> Dump:
+    """The dump at ``path``; :class:`ExportError` if it is not a dump."""
+    with path.open("rb") as binary:
         data = binary.read(DUMP_CAP + 1).removeprefix(codecs.BOM_UTF8)
     if len(data) > DUMP_CAP:
-        raise ExportError(
-            file.name,
-            f"this API dump is over the cap of {size_text(DUMP_CAP)} (it is decoded whole): "
-            "save the /v3/get responses in smaller pages (count, offset) and load each",
-        )
+        with _LargeDump(path):  # checks its JSON and top level now, before any row
+            return Dump(path, None)
+    name = str(path)
     try:
         top = _TOP_LEVEL.decode(data)
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        raise _diagnosis(file.name, data, exc) from exc
+        raise _diagnosis(name, data, exc) from exc
     except RecursionError as exc:
-        raise _too_deep(file.name) from exc
+        raise _too_deep(name) from exc
     if isinstance(top, _Response):
         if top.listing is msgspec.UNSET:
-            raise ExportError(file.name, NOT_AN_API_DUMP, line=1)
+            raise ExportError(name, NOT_AN_API_DUMP, line=1)
         content, since = data, top.since
     elif all(entry.item_id is not msgspec.UNSET for entry in top):
         content, since = b'{"list":' + data + b"}", None
     elif top and top[0].highlights is not msgspec.UNSET:
-        raise ExportError(file.name, AN_ANNOTATIONS_FILE, line=1)
+        raise ExportError(name, AN_ANNOTATIONS_FILE, line=1)
     else:
-        raise ExportError(file.name, NOT_AN_API_DUMP, line=1)
+        raise ExportError(name, NOT_AN_API_DUMP, line=1)
     try:
-        return decode_page(content, server_time=_server_time(since), with_highlights=True)
+        page = decode_page(content, server_time=_server_time(since), with_highlights=True)
     except (NotAPageError, UnicodeDecodeError) as exc:
-        raise _diagnosis(file.name, data, exc) from exc
+        raise _diagnosis(name, data, exc) from exc
     except RecursionError as exc:
-        raise _too_deep(file.name) from exc
+        raise _too_deep(name) from exc
+    return Dump(path, page)
+
+
+class _LargeResponse(msgspec.Struct):
+    """A large dump's top level: its ``list`` and ``since`` left undecoded."""
+
+    listing: msgspec.Raw | msgspec.UnsetType = msgspec.field(name="list", default=msgspec.UNSET)
+    since: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+
+
+_FIRST_BYTE = re.compile(rb"\S")
+#: A JSON string (escapes included), or one structural character: what
+#: :func:`_list_entries` steps through; everything else (numbers, literals, spaces) is
+#: passed over by the regular expression, in C.
+_TOKENS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[{}\[\],]', re.DOTALL)
+_QUOTE, _COMMA = ord('"'), ord(",")
+_OPENING, _CLOSING = frozenset(b"{["), frozenset(b"}]")
+
+
+class _LargeDump:
+    """A dump over :data:`DUMP_CAP`, memory-mapped; its JSON is checked on opening."""
+
+    def __init__(self, path: Path) -> None:
+        self.name = str(path)
+        with path.open("rb") as binary:
+            self._map = mmap.mmap(binary.fileno(), 0, access=mmap.ACCESS_READ)
+        view = memoryview(self._map)
+        self._view = view[3:] if bytes(view[:3]) == codecs.BOM_UTF8 else view
+        try:
+            self._list, self._keyed, self._since = self._top_level()
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the map (every view into it first)."""
+        self._list = self._view = memoryview(b"")
+        # A view still alive somewhere (BufferError): the map closes when it goes.
+        with contextlib.suppress(BufferError):
+            self._map.close()
+
+    def _top_level(self) -> tuple[memoryview, bool, datetime | None]:
+        first = _FIRST_BYTE.search(self._view)
+        opening = None if first is None else first.group()
+        try:
+            if opening == b"{":
+                top = msgspec.json.decode(self._view, type=_LargeResponse)
+                if top.listing is msgspec.UNSET:
+                    raise ExportError(self.name, NOT_AN_API_DUMP, line=1)
+                listing = memoryview(top.listing)  # a view of the map, not a copy
+                since = top.since
+            elif opening == b"[":
+                msgspec.json.decode(self._view, type=msgspec.Raw)  # the whole JSON, checked
+                listing, since = self._view, msgspec.UNSET
+            else:
+                raise ExportError(self.name, NOT_AN_API_DUMP, line=1)
+        except msgspec.ValidationError as exc:
+            raise ExportError(self.name, f"{NOT_AN_API_DUMP} ({exc})", line=1) from exc
+        except msgspec.DecodeError as exc:
+            raise self._syntax_error(exc) from exc
+        except RecursionError as exc:
+            raise _too_deep(self.name) from exc
+        start = _FIRST_BYTE.search(listing)
+        if start is None or start.group() not in (b"{", b"["):
+            raise ExportError(self.name, NOT_AN_API_DUMP, line=1)
+        server_time = None
+        if since is not msgspec.UNSET and len(since) <= 64:  # noqa: PLR2004 - a number or string
+            server_time = _server_time(msgspec.json.decode(since))
+        return listing, start.group() == b"{", server_time
+
+    def _syntax_error(self, exc: msgspec.DecodeError) -> ExportError:
+        """The decoder's message, its byte offset told as a line number."""
+        at = re.search(r"\(byte (\d+)\)", str(exc))
+        offset = int(at.group(1)) if at else len(self._view)
+        chunk = 16 * 1024 * 1024  # counted a slice at a time: memory stays a slice's
+        line = 1 + sum(
+            bytes(self._view[i : min(i + chunk, offset)]).count(b"\n")
+            for i in range(0, offset, chunk)
+        )
+        return ExportError(self.name, f"is not valid JSON ({exc}); expected {_WHAT}", line=line)
+
+    def pages(self) -> Iterator[Page]:
+        """The list's entries, :data:`BATCH_ENTRIES` (or :data:`BATCH_BYTES`) a page."""
+        opening, closing = (b'{"list":{', b"}}") if self._keyed else (b'{"list":[', b"]}")
+        batch: list[bytes] = []
+        size = 0
+        for entry in _list_entries(self._list):
+            batch.append(entry)
+            size += len(entry)
+            if len(batch) >= BATCH_ENTRIES or size >= BATCH_BYTES:
+                yield self._decode(opening + b",".join(batch) + closing)
+                batch, size = [], 0
+        if batch:
+            yield self._decode(opening + b",".join(batch) + closing)
+
+    def _decode(self, content: bytes) -> Page:
+        try:
+            return decode_page(content, server_time=self._since, with_highlights=True)
+        except NotAPageError as exc:
+            raise ExportError(self.name, f"is not {_WHAT}: {exc}") from exc
+        except RecursionError as exc:
+            raise _too_deep(self.name) from exc
+
+
+def _list_entries(listing: memoryview) -> Iterator[bytes]:
+    """The entries of a JSON object or array already checked to be valid, as JSON text.
+
+    An object's entries come as ``"key": value``, an array's as ``value``: joined by commas
+    and wrapped in ``{}`` or ``[]``, they are the same list again, or a part of it.
+    """
+    depth = 0
+    start = 0
+    for token in _TOKENS.finditer(listing):
+        first = listing[token.start()]
+        if first == _QUOTE:
+            continue
+        if first in _OPENING:
+            depth += 1
+            if depth == 1:
+                start = token.end()
+        elif depth == 1 and (first == _COMMA or first in _CLOSING):
+            entry = bytes(listing[start : token.start()]).strip()
+            if entry:
+                yield entry
+            start = token.end()
+            if first in _CLOSING:
+                return
+        elif first in _CLOSING:
+            depth -= 1
 
 
 def _too_deep(name: str) -> ExportError:
@@ -102,17 +260,19 @@ def _too_deep(name: str) -> ExportError:
     )
 
 
-def dump_items(page: Page) -> Iterator[dict[str, t.Any]]:
+def dump_items(dump: Dump) -> Iterator[dict[str, t.Any]]:
     """The ``items`` rows of a dump, as the API path builds them."""
-    observed_at = page.observed_at
-    for entry in page.entries:
-        yield sparse_record(entry_row(entry, observed_at=observed_at))
+    for page in dump.pages():
+        observed_at = page.observed_at
+        for entry in page.entries:
+            yield sparse_record(entry_row(entry, observed_at=observed_at))
 
 
-def dump_highlights(page: Page) -> Iterator[dict[str, t.Any]]:
+def dump_highlights(dump: Dump) -> Iterator[dict[str, t.Any]]:
     """The ``highlights`` rows of a dump, as the API path builds them."""
-    for highlight in page.highlights:
-        yield sparse_record(highlight)
+    for page in dump.pages():
+        for highlight in page.highlights:
+            yield sparse_record(highlight)
 
 
 def _server_time(since: t.Any) -> datetime | None:

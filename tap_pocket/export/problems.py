@@ -39,7 +39,8 @@ DEPTH_CAP = 64
 #: A zip member up to this size is read and checked (CRC) whole before its rows are
 #: parsed; a bigger one is checked by a first pass, then parsed in a second.
 MEMBER_BUFFER = 16 * 1024 * 1024
-#: An API dump (a saved /v3/get response) is decoded whole: its size is capped.
+#: An API dump (a saved /v3/get response) up to this size is decoded whole; a larger one
+#: is read in batches (:mod:`tap_pocket.export.dumps`).
 DUMP_CAP = 64 * 1024 * 1024
 #: Messages of one kind logged one by one before the rest are only counted.
 LOGGED_ONE_BY_ONE = 20

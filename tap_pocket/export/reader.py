@@ -25,7 +25,7 @@ from pathlib import Path
 from tap_pocket.export.annotations import annotation_highlights
 from tap_pocket.export.csv_parts import csv_items
 from tap_pocket.export.detect import ExportKind, detect_kind
-from tap_pocket.export.dumps import dump_highlights, dump_items, read_dump
+from tap_pocket.export.dumps import Dump, dump_highlights, dump_items, read_dump
 from tap_pocket.export.layout import ExportFile, open_layout
 from tap_pocket.export.problems import BadRows, SeenIds
 from tap_pocket.export.ril_html import html_items
@@ -33,8 +33,6 @@ from tap_pocket.export.ril_html import html_items
 if t.TYPE_CHECKING:
     import os
     from collections.abc import Iterator
-
-    from tap_pocket.api.page import Page
 
 
 class ExportReader:
@@ -54,7 +52,7 @@ class ExportReader:
         self.path = Path(path).expanduser()
         self.skip_bad_rows = skip_bad_rows
         self.logger = logger or logging.getLogger(__name__)
-        self._dump: Page | None = None
+        self._dump: Dump | None = None
 
     def items(self) -> Iterator[dict[str, t.Any]]:
         """Every ``items`` row of the export, in file order; the first row of a URL wins."""
@@ -98,10 +96,10 @@ class ExportReader:
     def _single_file(self) -> ExportFile:
         return ExportFile.on_disk(self.path)
 
-    def _api_dump(self) -> Page:
-        """The API dump, decoded on first use: its items and highlights share the page."""
+    def _api_dump(self) -> Dump:
+        """The API dump, read on first use: a small one's items and highlights share a page."""
         if self._dump is None:
-            self._dump = read_dump(self._single_file())
+            self._dump = read_dump(self.path)
         return self._dump
 
     def _layout_items(
