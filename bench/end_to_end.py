@@ -1,6 +1,6 @@
 """End to end, in one run: ``meltano run tap-pocket target-duckdb``, its parts, and dlt.
 
-    scripts/uv run --group e2e --group bench python bench/end_to_end.py           # ~10 min
+    scripts/uv run --group e2e --group bench python bench/end_to_end.py           # ~25 min
     scripts/uv run --group e2e --group bench python bench/end_to_end.py --quick   # ~2 min
 
 On a generated 100k-row export and a 10k-item API account (the emulator, at page_size
