@@ -444,7 +444,7 @@ class PocketStream(RESTStream[int]):
                     timeout=self.timeout,
                     allow_redirects=False,
                     proxies=self._proxies_for(request),
-                    stream=True,  # read up to the cap (read_capped), no further
+                    stream=True,  # read up to the cap (_read_capped), no further
                 )
             except requests.Timeout as exc:
                 msg = (
@@ -481,13 +481,14 @@ class PocketStream(RESTStream[int]):
         """The body, decompressed, or :class:`PageTooLargeError` past what a page can be."""
         cap = MAX_PAGE_BYTES + MAX_BYTES_PER_ITEM * int(setting(self.config, "page_size"))
         where = f"The answer to POST {self.path} from {origin(str(response.url))}"
+        why = (
+            f"larger than {cap >> 20} MiB ({MAX_PAGE_BYTES >> 20} MiB and "
+            f"{MAX_BYTES_PER_ITEM >> 10} KiB per item asked for)"
+        )
         advice = "lower page_size if your items really are that large"
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > cap:
-            msg = (
-                f"{where} declares {int(declared) >> 20} MiB, larger than {cap >> 20} MiB "
-                f"(16 MiB and 64 KiB per item asked for), so it was not read: {advice}"
-            )
+            msg = f"{where} declares {int(declared) >> 20} MiB, {why}, so it was not read: {advice}"
             raise PageTooLargeError(msg)
         chunks: list[bytes] = []
         size = 0
@@ -495,10 +496,7 @@ class PocketStream(RESTStream[int]):
             chunks.append(chunk)
             size += len(chunk)
             if size > cap:
-                msg = (
-                    f"{where} is larger than {cap >> 20} MiB (16 MiB and 64 KiB per item "
-                    f"asked for), so the rest was not read: {advice}"
-                )
+                msg = f"{where} is {why}, so the rest was not read: {advice}"
                 raise PageTooLargeError(msg)
         return b"".join(chunks)
 
