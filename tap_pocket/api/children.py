@@ -17,18 +17,16 @@ from __future__ import annotations
 
 import typing as t
 
-from tap_pocket.pages.batches import ITEMS_PER_CONTEXT, PAGES_KEY, page_links
+from tap_pocket.pages.batches import ITEMS_PER_CONTEXT, PAGES_KEY, ContextRider, page_links
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator
-
-    from singer_sdk.helpers.types import Context
 
     from tap_pocket.api.page import Page
     from tap_pocket.rows import Highlight
 
 
-class ChildBatches:
+class ChildBatches(ContextRider):
     """The rows of a sync's pages in order, with a child context set on the row it rides on."""
 
     def __init__(
@@ -38,6 +36,7 @@ class ChildBatches:
         with_pages: bool,
         size: int = ITEMS_PER_CONTEXT,
     ) -> None:
+        super().__init__()
         self._kept = kept
         self._with_pages = with_pages
         self.size = size
@@ -47,8 +46,6 @@ class ChildBatches:
         self._kept_rows: list[t.Any] = []
         #: Rows from the latest kept row on, not yet handed on.
         self._held: list[t.Any] = []
-        #: A child context and the row it rides on, until the SDK asks for that row's.
-        self._ready: tuple[t.Any, Context] | None = None
 
     def rows(self, page: Page, rows: list[t.Any]) -> Iterator[t.Any]:
         """The rows that can go out now: ``rows`` are ``page``'s, in its order."""
@@ -81,13 +78,6 @@ class ChildBatches:
             self._set_ready(held[0])
         yield from held
 
-    def contexts(self, record: t.Any) -> Iterator[Context]:
-        """The child context when ``record`` is the row it rides on."""
-        ready = self._ready
-        if ready is not None and record is ready[0]:
-            self._ready = None
-            yield ready[1]
-
     def _set_ready(self, row: t.Any) -> None:
         if self._highlights or self._with_pages:
             # The offset of the batch's first page names it in the SDK's log lines.
@@ -97,6 +87,6 @@ class ChildBatches:
             }
             if self._with_pages:
                 children[PAGES_KEY] = page_links(self._kept_rows)
-            self._ready = (row, children)
+            self.ride(row, children)
         self._highlights, self._kept_rows = [], []
         self.first_offset = None

@@ -45,12 +45,30 @@ def page_links(rows: Iterable[t.Any]) -> list[list[str | None]]:
     return links
 
 
-class PageBatches:
+class ContextRider:
+    """A child context waiting for the row it rides on: the SDK asks row by row."""
+
+    def __init__(self) -> None:
+        self._ready: tuple[t.Any, Context] | None = None
+
+    def ride(self, row: t.Any, context: Context) -> None:
+        """Hand ``context`` to the child streams when the SDK reaches ``row``."""
+        self._ready = (row, context)
+
+    def contexts(self, record: t.Any) -> Iterator[Context]:
+        """The child context when ``record`` is the row it rides on."""
+        ready = self._ready
+        if ready is not None and record is ready[0]:
+            self._ready = None
+            yield ready[1]
+
+
+class PageBatches(ContextRider):
     """Export rows in batches, each with one pages context riding on its first kept row."""
 
     def __init__(self, size: int = ITEMS_PER_CONTEXT) -> None:
+        super().__init__()
         self.size = size
-        self._pending: tuple[t.Any, Context] | None = None
 
     def rows(self, rows: Iterable[t.Any], kept: Callable[[t.Any], t.Any]) -> Iterator[t.Any]:
         """``rows`` unchanged, a batch at a time, setting each batch's context."""
@@ -59,12 +77,5 @@ class PageBatches:
             kept_rows = [row for row in chunk if kept(row)]
             links = page_links(kept_rows)
             if links:
-                self._pending = (kept_rows[0], {PAGES_KEY: links})
+                self.ride(kept_rows[0], {PAGES_KEY: links})
             yield from chunk
-
-    def contexts(self, record: t.Any) -> Iterator[Context]:
-        """The pages context when ``record`` is the row it rides on."""
-        pending = self._pending
-        if pending is not None and record is pending[0]:
-            self._pending = None
-            yield pending[1]
