@@ -16,6 +16,7 @@ import pytest
 
 from pocket_emulator import Account, FakeClock, PocketEmulator
 from tap_pocket.pages import safety
+from tap_pocket.pages.robots import ROBOTS_MAX_AGE
 from tap_pocket.rows import PAGE_SCHEMA, Page
 from tap_pocket.tap import TapPocket
 
@@ -407,3 +408,33 @@ def test_an_interrupted_run_resumes(tmp_path: Path) -> None:
         }
     assert again == set(urls) - stored
     assert len(result.output.records["pages"]) == len(urls)
+
+
+def test_robots_txt_is_kept_for_a_day(tmp_path: Path, site: LocalSite) -> None:
+    """A site's robots.txt is asked once a day, not once a run (RFC 9309: at most 24 h).
+
+    The links are fetched again each run (fetch_refresh_days 0); the sites' robots.txt
+    files come from the cache until they are a day old (which answers are kept:
+    test_pages_units.py, test_robots_answers_kept_are_the_definite_ones).
+    """
+    urls = [f"{site.base(n % 3)}/article/{name}" for n, name in enumerate(ARTICLES)]
+    urls.append(f"{site.base()}/private/{next(iter(ARTICLES))}")
+    config = export_config(tmp_path, site, urls, fetch_refresh_days=0)
+
+    def robots_requests() -> int:
+        return sum(1 for _, path in site.requests if path == "/robots.txt")
+
+    first = pages_by_url(sync_pages(config))
+    asked = robots_requests()
+    assert asked == len({url.split("/")[2] for url in urls})  # once per origin
+    second = pages_by_url(sync_pages(config))
+    assert robots_requests() == asked  # kept: not asked again
+    assert {u: r["error"] for u, r in second.items()} == {u: r["error"] for u, r in first.items()}
+    assert second[urls[-1]]["error"] == "robots"  # the kept rules still apply
+
+    cache = sqlite3.connect(config["fetch_cache_path"])
+    with cache:
+        cache.execute("UPDATE robots SET stored_at = stored_at - ?", (ROBOTS_MAX_AGE + 60,))
+    cache.close()
+    sync_pages(config)
+    assert robots_requests() == 2 * asked  # a day later: asked again

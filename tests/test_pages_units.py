@@ -23,6 +23,7 @@ from tap_pocket.pages.fetch import (
     _retry_after,
     error_code,
 )
+from tap_pocket.pages.robots import ROBOTS_MAX_AGE, NoRobotsFile, RobotsRules
 from tap_pocket.pages.safety import DnsError, PrivateAddressError, is_public
 from tap_pocket.pages.wayback import closest_snapshot, wayback_timestamp
 
@@ -210,3 +211,51 @@ def test_a_bad_wayback_url_stops_at_start(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "wayback_api_url must be an http(s) URL" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+class MemoryRobotsStore:
+    """A RobotsStore in a dict, for RobotsRules alone."""
+
+    def __init__(self) -> None:
+        self.kept: dict[str, str | None] = {}
+
+    def robots(self, origin: str, max_age: float) -> tuple[bool, str | None]:
+        assert max_age == ROBOTS_MAX_AGE
+        return (origin in self.kept, self.kept.get(origin))
+
+    def store_robots(self, origin: str, text: str | None) -> None:
+        self.kept[origin] = text
+
+
+@pytest.mark.parametrize(
+    ("answer", "kept", "allowed"),
+    [
+        ("User-agent: *\nDisallow: /private/\n", "User-agent: *\nDisallow: /private/\n", False),
+        (NoRobotsFile(), None, True),  # 4xx: no rules, kept as such
+        (OSError("robots.txt answered HTTP 503"), "not kept", True),  # unreadable: asked again
+    ],
+    ids=["file", "4xx", "5xx"],
+)
+def test_robots_answers_kept_are_the_definite_ones(
+    answer: str | Exception, kept: str | None, *, allowed: bool
+) -> None:
+    store = MemoryRobotsStore()
+    asked: list[str] = []
+
+    async def fetch_text(url: str) -> str:
+        asked.append(url)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    async def ask() -> bool:
+        return await RobotsRules(fetch_text, store).allowed(
+            "http://a.test", "http://a.test/private/x"
+        )
+
+    assert asyncio.run(ask()) is allowed
+    assert asked == ["http://a.test/robots.txt"]
+    assert store.kept.get("http://a.test", "not kept") == kept
+    # A second run (a new RobotsRules) asks the site again only when nothing was kept.
+    assert asyncio.run(ask()) is allowed
+    assert len(asked) == (2 if kept == "not kept" else 1)

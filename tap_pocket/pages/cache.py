@@ -2,12 +2,14 @@
 
 A link fetched within ``fetch_refresh_days`` is not fetched again: its row comes from
 here (with the current item's id). Each result is stored as soon as it arrives, so an
-interrupted run resumes without fetching again what it had.
+interrupted run resumes without fetching again what it had. The sites' robots.txt
+answers are kept here too (:mod:`tap_pocket.pages.robots` says for how long).
 """
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 import typing as t
 import weakref
@@ -47,6 +49,13 @@ class PageCache:
             "CREATE TABLE IF NOT EXISTS pages "
             "(url TEXT PRIMARY KEY, stored_at REAL NOT NULL, row BLOB NOT NULL)"
         )
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS robots "
+            "(origin TEXT PRIMARY KEY, stored_at REAL NOT NULL, body TEXT)"
+        )
+        # The fetcher's thread reads and keeps robots.txt answers while this one stores
+        # pages: one connection, one user at a time.
+        self._lock = threading.Lock()
 
     def fresh(self, urls: Iterable[str], max_age_days: float) -> dict[str, Page]:
         """The cached rows of ``urls`` stored less than ``max_age_days`` ago."""
@@ -59,17 +68,38 @@ class PageCache:
             chunk = wanted[start : start + 500]
             marks = ",".join("?" * len(chunk))
             query = f"SELECT url, row FROM pages WHERE stored_at >= ? AND url IN ({marks})"  # noqa: S608 - only placeholders
-            for url, row in self._db.execute(query, [oldest, *chunk]):
+            with self._lock:
+                rows = self._db.execute(query, [oldest, *chunk]).fetchall()
+            for url, row in rows:
                 found[url] = _DECODE(row)
         return found
 
     def store(self, page: Page) -> None:
         """Keep ``page`` under its URL (replacing an older answer)."""
-        self._db.execute(
-            "INSERT OR REPLACE INTO pages (url, stored_at, row) VALUES (?, ?, ?)",
-            (page.url, time.time(), _ENCODE(page)),
-        )
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO pages (url, stored_at, row) VALUES (?, ?, ?)",
+                (page.url, time.time(), _ENCODE(page)),
+            )
+
+    def robots(self, origin: str, max_age: float) -> tuple[bool, str | None]:
+        """(found, its text, None for "no rules") of a robots.txt kept under ``max_age`` s."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT body FROM robots WHERE origin = ? AND stored_at >= ?",
+                (origin, time.time() - max_age),
+            ).fetchone()
+        return (False, None) if row is None else (True, row[0])
+
+    def store_robots(self, origin: str, text: str | None) -> None:
+        """Keep an origin's robots.txt answer: its text, or None for "no rules"."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO robots (origin, stored_at, body) VALUES (?, ?, ?)",
+                (origin, time.time(), text),
+            )
 
     def close(self) -> None:
         """Close the database."""
-        self._db.close()
+        with self._lock:
+            self._db.close()

@@ -35,7 +35,7 @@ import httpx
 from typing_extensions import override
 
 from tap_pocket.pages.extract import HTML_TYPES, extract, looks_like_html
-from tap_pocket.pages.robots import ROBOTS_MAX_BYTES, RobotsRules
+from tap_pocket.pages.robots import ROBOTS_MAX_BYTES, NoRobotsFile, RobotsRules, RobotsStore
 from tap_pocket.pages.safety import DnsError, GuardedBackend, PrivateAddressError
 from tap_pocket.pages.wayback import closest_snapshot
 from tap_pocket.rows import Page
@@ -220,8 +220,9 @@ def _media_type(header: str | None) -> tuple[str | None, str | None]:
 class Fetcher:
     """Fetches links concurrently in its own event loop thread; see the module docstring."""
 
-    def __init__(self, settings: FetchSettings) -> None:
+    def __init__(self, settings: FetchSettings, robots_store: RobotsStore | None = None) -> None:
         self.settings = settings
+        self._robots_store = robots_store
         self.stats = Stats()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
@@ -268,7 +269,7 @@ class Fetcher:
                 headers=headers, timeout=limits_timeout, trust_env=False, cookies=no_cookies
             )
         self._global = asyncio.Semaphore(settings.concurrency)
-        self._robots = RobotsRules(self._robots_text)
+        self._robots = RobotsRules(self._robots_text, self._robots_store)
 
     def close(self) -> None:
         """Close the clients, the extraction workers and the loop thread."""
@@ -447,12 +448,16 @@ class Fetcher:
         assert self._global is not None  # noqa: S101 - opened
         return _Slot(self, semaphore, self._global)
 
-    async def _robots_text(self, robots_url: str) -> str | None:
+    async def _robots_text(self, robots_url: str) -> str:
         assert self._client is not None  # noqa: S101 - opened
         target = httpx.URL(robots_url)
         async with self._slot(target.host), self._client.stream("GET", target) as response:
-            if response.status_code != 200:  # noqa: PLR2004 - HTTP OK only
-                return None
+            status = response.status_code
+            if 400 <= status < 500:  # noqa: PLR2004 - RFC 9309: "unavailable", no rules
+                raise NoRobotsFile
+            if status != 200:  # noqa: PLR2004 - anything else: unreadable this time
+                msg = f"robots.txt answered HTTP {status}"
+                raise OSError(msg)
             body = bytearray()
             async for part in response.aiter_bytes():
                 body += part

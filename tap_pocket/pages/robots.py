@@ -1,8 +1,11 @@
-"""robots.txt: each site's rules, read once per origin per run.
+"""robots.txt: each site's rules, read once per origin, kept for a day.
 
 The rules for user agent ``tap-pocket`` apply (else ``*``). A robots.txt answering 4xx
 allows everything (RFC 9309); one that cannot be read at all (network error, 5xx) is
 treated the same way here, so the page's own fetch reports what is wrong with the site.
+The definite answers (a file, or 4xx) are kept in the page cache for
+:data:`ROBOTS_MAX_AGE` seconds, the longest RFC 9309 lets a crawler use a cached copy, so
+a later run does not ask again; an unreadable one is asked again next run.
 """
 
 from __future__ import annotations
@@ -17,14 +20,35 @@ if t.TYPE_CHECKING:
 ROBOTS_AGENT = "tap-pocket"
 #: Bytes of a robots.txt read (RFC 9309 asks crawlers to read at least 500 KiB).
 ROBOTS_MAX_BYTES = 512 * 1024
+#: Seconds a robots.txt answer is used for (RFC 9309, 2.4: not more than 24 hours).
+ROBOTS_MAX_AGE = 24 * 3600
+
+
+class NoRobotsFile(Exception):  # noqa: N818 - an answer, not a failure
+    """The site answered 4xx for its robots.txt: there are no rules (RFC 9309: allow all)."""
+
+
+class RobotsStore(t.Protocol):
+    """Where robots.txt answers outlive a run (the page cache)."""
+
+    def robots(self, origin: str, max_age: float) -> tuple[bool, str | None]:
+        """(found, its text, None for "no rules") of an answer younger than ``max_age``."""
+        ...
+
+    def store_robots(self, origin: str, text: str | None) -> None:
+        """Keep an origin's answer: its text, or None for "no rules"."""
+        ...
 
 
 class RobotsRules:
     """The parsed robots.txt of each origin seen, fetched once each (concurrent askers wait)."""
 
-    def __init__(self, fetch_text: Callable[[str], Awaitable[str | None]]) -> None:
-        #: Fetches a robots.txt URL; None when there is no usable file (allow all).
+    def __init__(
+        self, fetch_text: Callable[[str], Awaitable[str]], store: RobotsStore | None = None
+    ) -> None:
+        #: Fetches a robots.txt URL: its text, or NoRobotsFile; other errors allow all.
         self._fetch_text = fetch_text
+        self._store = store
         self._rules: dict[str, asyncio.Future[RobotFileParser | None]] = {}
 
     async def allowed(self, origin: str, url: str) -> bool:
@@ -35,7 +59,7 @@ class RobotsRules:
             self._rules[origin] = future
             parser = None
             try:
-                text = await self._fetch_text(origin + "/robots.txt")
+                text = await self._text(origin)
                 if text is not None:
                     parser = RobotFileParser()
                     parser.parse(text.splitlines())
@@ -48,3 +72,17 @@ class RobotsRules:
                     future.set_result(parser)
         parser = await asyncio.shield(future)
         return parser is None or parser.can_fetch(ROBOTS_AGENT, url)
+
+    async def _text(self, origin: str) -> str | None:
+        """The origin's robots.txt: kept from an earlier run, or fetched (and kept)."""
+        if self._store is not None:
+            found, text = self._store.robots(origin, ROBOTS_MAX_AGE)
+            if found:
+                return text
+        try:
+            text = await self._fetch_text(origin + "/robots.txt")
+        except NoRobotsFile:
+            text = None
+        if self._store is not None:
+            self._store.store_robots(origin, text)
+        return text

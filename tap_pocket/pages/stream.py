@@ -101,7 +101,8 @@ class _PagesStream(DirectRecordsStream):
                     private_addresses=bool(setting(config, "fetch_private_addresses")),
                     wayback_api_url=str(setting(config, "wayback_api_url") or ""),
                     user_agent=user_agent(),
-                )
+                ),
+                robots_store=self._cache,
             )
             self._progress = Throttle()
             self.logger.info("pages: cache %s", self._cache.path)
