@@ -337,6 +337,7 @@ def test_identical_highlights_are_emitted_once(tmp_path: Path) -> None:
 # Memory ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_big_csv_part_is_streamed_not_loaded(tmp_path: Path) -> None:
     written = generate.write_synthetic_export(tmp_path / "export", 60_000, parts_of=60_000)
     part = written.path / "part_000000.csv"

@@ -35,6 +35,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -487,6 +488,7 @@ def test_a_mutated_zip_gives_no_row_of_a_damaged_member(
 # Bombs: bounded memory through the real CLI ---------------------------------------------
 
 
+@pytest.mark.slow
 @settings(PROFILE, max_examples=10 if LONG else 3, derandomize=not LONG)
 @given(
     kind=st.sampled_from(["csv line", "csv field", "annotations", "html text", "html tag"]),

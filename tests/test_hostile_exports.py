@@ -280,6 +280,7 @@ def test_html_tags_are_unique_and_trimmed(tmp_path: Path) -> None:
 BOMB_BLOCKS = int(os.environ.get("HOSTILE_BLOCKS", "32"))
 
 
+@pytest.mark.slow
 def test_a_single_line_csv_bomb_is_a_bad_row_in_bounded_memory(tmp_path: Path) -> None:
     path = write_bomb_zip(
         tmp_path / "pocket.zip",
@@ -307,6 +308,7 @@ def test_a_single_line_csv_bomb_is_a_bad_row_in_bounded_memory(tmp_path: Path) -
     assert result.peak_rss_mb < RSS_CAP_MB
 
 
+@pytest.mark.slow
 def test_whitespace_bomb_in_an_annotations_file_in_bounded_memory(tmp_path: Path) -> None:
     entry = {"url": "https://example.com/good", "title": "Good", "highlights": []}
     first = dict(entry, highlights=[{"quote": "one", "created_at": 1_600_000_000}])
@@ -332,6 +334,7 @@ def test_whitespace_bomb_in_an_annotations_file_in_bounded_memory(tmp_path: Path
     assert result.peak_rss_mb < RSS_CAP_MB
 
 
+@pytest.mark.slow
 def test_a_huge_html_link_text_is_a_bad_row_in_bounded_memory(tmp_path: Path) -> None:
     text = ril_export_html(
         [
@@ -454,6 +457,7 @@ def test_repeated_warnings_are_summarised_after_the_first_20(tmp_path: Path) -> 
     )
 
 
+@pytest.mark.slow
 def test_a_million_duplicate_rows_log_20_lines_and_a_count(tmp_path: Path) -> None:
     duplicates = 1_000_000
     path = write_bomb_zip(
@@ -698,6 +702,7 @@ def write_big_dump(path: Path, size: int, *, cut: int = 0) -> list[str]:
     return ids
 
 
+@pytest.mark.slow
 def test_a_dump_over_the_whole_decode_cap_is_read_in_batches_in_bounded_memory(
     tmp_path: Path,
 ) -> None:
@@ -716,6 +721,7 @@ def test_a_dump_over_the_whole_decode_cap_is_read_in_batches_in_bounded_memory(
     assert result.peak_rss_mb < RSS_CAP_MB
 
 
+@pytest.mark.slow
 def test_a_truncated_big_dump_is_one_error_with_its_line_and_no_rows(tmp_path: Path) -> None:
     dump = tmp_path / "get.json"
     ids = write_big_dump(dump, DUMP_CAP + 1024 * 1024, cut=100)
