@@ -259,7 +259,7 @@ def _key(row: dict[str, t.Any], fields: t.Iterable[str]) -> str:
     return json.dumps({name: row.get(name) for name in fields}, sort_keys=True)
 
 
-def judge(export: Serialized, mutated: tuple[int, int], outcome: Outcome, *, resync: bool) -> None:
+def judge(export: Serialized, mutated: Mutated, outcome: Outcome, *, resync: bool) -> None:
     """The rules of the module docstring, for the mutation ``mutated``."""
     fields = list(export.rows[0]) if export.rows else []
     original = {_key(row, fields): n for n, row in enumerate(export.rows)}
@@ -354,6 +354,15 @@ def write(folder: Path, name: str, data: bytes, *, zipped: bool) -> Path:
     return target
 
 
+def read_mutated(
+    export: Serialized, data: st.DataObject, name: str, stream: str
+) -> tuple[Mutated, Outcome]:
+    """``export`` mutated once (drawn from ``data``), saved as ``name`` and read."""
+    mutated = data.draw(mutation(export.data))
+    with tempfile.TemporaryDirectory() as folder:
+        return mutated, read(write(Path(folder), name, mutated.data, zipped=False), stream)
+
+
 # Valid exports round-trip exactly -------------------------------------------------------
 
 
@@ -410,9 +419,7 @@ def test_valid_api_dumps_round_trip(entries: list[Link]) -> None:
 @given(entries=links(max_size=8), data=st.data())
 def test_mutated_csv_parts(entries: list[Link], data: st.DataObject) -> None:
     export = csv_export(entries)
-    mutated = data.draw(mutation(export.data))
-    with tempfile.TemporaryDirectory() as folder:
-        outcome = read(write(Path(folder), "part_000000.csv", mutated.data, zipped=False), "items")
+    mutated, outcome = read_mutated(export, data, "part_000000.csv", "items")
     judge(export, mutated, outcome, resync=True)
 
 
@@ -420,9 +427,7 @@ def test_mutated_csv_parts(entries: list[Link], data: st.DataObject) -> None:
 @given(entries=links(multiline=False, max_size=8), data=st.data())
 def test_mutated_ril_export_html(entries: list[Link], data: st.DataObject) -> None:
     export = html_export(entries)
-    mutated = data.draw(mutation(export.data))
-    with tempfile.TemporaryDirectory() as folder:
-        outcome = read(write(Path(folder), "ril_export.html", mutated.data, zipped=False), "items")
+    mutated, outcome = read_mutated(export, data, "ril_export.html", "items")
     judge(export, mutated, outcome, resync=False)
     if mutated.kind == "truncate" and mutated.span[0] < len(export.data.rstrip()):
         assert outcome.error is not None  # "cut short", or "not an export" if cut early
@@ -435,10 +440,7 @@ def test_mutated_ril_export_html(entries: list[Link], data: st.DataObject) -> No
 @given(entries=links(max_size=8), data=st.data())
 def test_mutated_annotations(entries: list[Link], data: st.DataObject) -> None:
     export = annotations_export(entries)
-    mutated = data.draw(mutation(export.data))
-    with tempfile.TemporaryDirectory() as folder:
-        name = "annotations/part_000000.json"
-        outcome = read(write(Path(folder), name, mutated.data, zipped=False), "highlights")
+    mutated, outcome = read_mutated(export, data, "annotations/part_000000.json", "highlights")
     judge(export, mutated, outcome, resync=False)
 
 
@@ -446,9 +448,7 @@ def test_mutated_annotations(entries: list[Link], data: st.DataObject) -> None:
 @given(entries=links(max_size=6), data=st.data())
 def test_mutated_api_dumps(entries: list[Link], data: st.DataObject) -> None:
     export = dump_export(entries)
-    mutated = data.draw(mutation(export.data))
-    with tempfile.TemporaryDirectory() as folder:
-        outcome = read(write(Path(folder), "dump.json", mutated.data, zipped=False), "items")
+    mutated, outcome = read_mutated(export, data, "dump.json", "items")
     fields = ["item_id", "given_url", "given_title", "status"]
     outcome.rows = [{name: row.get(name) for name in fields} for row in outcome.rows]
     judge(export, mutated, outcome, resync=False)
