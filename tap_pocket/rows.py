@@ -21,6 +21,8 @@ import msgspec
 from msgspec import Meta
 from singer_sdk import typing as th
 
+from tap_pocket.pages import outcomes
+
 
 class Read(enum.Enum):
     """How a column is read from Pocket's ``/v3/get`` list entry."""
@@ -217,14 +219,14 @@ class Page(msgspec.Struct, gc=False):
         Meta(description="For a dead link: the closest Internet Archive snapshot to time_added"),
     ] = None
     fetched_at: Annotated[Moment, Meta(description="When the answer came (replication key)")] = None
-    error: Annotated[
-        str | None,
-        Meta(
-            description=(
-                "Null on success, else timeout, dns, tls, connection, http_error, too_large, "
-                "not_html, private_address, robots or too_many_redirects"
-            )
-        ),
+    error: Annotated[str | None, Meta(description=outcomes.describe())] = None
+    attempts: Annotated[
+        Integer,
+        Meta(description="Runs that have tried this link (null: not fetched by this version)"),
+    ] = None
+    first_failed_at: Annotated[
+        Moment,
+        Meta(description="When the passing failures still unresolved began (null if none)"),
     ] = None
 
 
