@@ -212,7 +212,7 @@ def measure(dataset: Dataset, work: Path, env: dict[str, str], repeats: int) -> 
 
 
 def render(rows: list[Row], info: dict[str, t.Any]) -> str:
-    """The Markdown table and the derived figures of README "Performance"."""
+    """The Markdown table and the derived figures of docs/performance.md."""
     by = {(r.dataset, r.step): r for r in rows}
     out = [
         (

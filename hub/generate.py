@@ -29,8 +29,8 @@ DEFINITION = HERE / "tap-pocket.yml"
 
 # What the Hub shows that the tap itself cannot know.
 HUB_FIELDS: dict[str, t.Any] = {
-    # A separate plugin name, not a variant of the Hub's `tap-getpocket`: README "With
-    # Meltano" gives the reasons.
+    # A separate plugin name, not a variant of the Hub's `tap-getpocket`: docs/meltano-hub.md gives
+    # the reasons.
     "name": "tap-pocket",
     "namespace": "tap_pocket",
     # hub-utils names the variant after the repository's owner

@@ -62,7 +62,7 @@ def warning_lines(stderr: str) -> list[str]:
     ]
 
 
-#: A longer fuzz run than CI's: ``HYPOTHESIS_PROFILE=long`` (README, Development).
+#: A longer fuzz run than CI's: ``HYPOTHESIS_PROFILE=long`` (docs/development.md).
 LONG_FUZZ = os.environ.get("HYPOTHESIS_PROFILE", "ci") == "long"
 
 

@@ -1,16 +1,18 @@
-"""What the README, CI and the Meltano Hub definition say matches what the tap does."""
+"""What the docs (README.md, docs/*.md), CI and the Hub definition say matches the tap."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 from hub import generate as hub
 from scripts.update_readme_settings import settings_table, with_settings
+from tests import doc_pages
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = doc_pages.ROOT
 
 
 def test_readme_settings_table_is_current() -> None:
@@ -78,14 +80,15 @@ def test_hub_settings_and_capabilities_equal_about() -> None:
     assert group_settings <= set(settings)
 
 
-# Every shell command of README.md, and what runs it ---------------------------------------
+# Every shell command of the docs, and what runs it -----------------------------------------
 
 E2E = "tests/e2e/"
-#: Each command README gives (fenced ``bash`` blocks, line by line without comments, and
-#: inline code that starts with a command), and the test that runs it, or why none does.
-#: A README command missing here, or an entry README no longer has, fails
-#: test_every_readme_command_is_listed: a command cannot change without this list.
-README_COMMANDS: dict[str, str] = {
+#: Each command the docs give, README.md and every page of docs/ (fenced ``bash`` blocks, line
+#: by line without comments, and inline code that starts with a command), and the test that
+#: runs it, or why none does. A command of the docs missing here, or an entry no page has any
+#: more, fails test_every_documented_command_is_listed: a command cannot change without this
+#: list.
+DOCS_COMMANDS: dict[str, str] = {
     # Install
     "pip install tap-pocket": "not run: needs the release on PyPI",
     "tap-pocket --about": "tests/test_docs.py::test_readme_tap_commands_run",
@@ -114,7 +117,7 @@ README_COMMANDS: dict[str, str] = {
     ),
     "scripts/quickstart target-postgres": f"{E2E}test_loaders.py::test_postgres",
     "scripts/quickstart target-elasticsearch": f"{E2E}test_loaders.py::test_elasticsearch",
-    # Development, Performance (sections of others: listed so that a change shows here)
+    # docs/development.md, docs/performance.md
     "scripts/test --checks": "not run: an option of scripts/test, which CI runs whole",
     "scripts/test -k export": "not run: an option of scripts/test, which CI runs whole",
     "scripts/uv tool run pre-commit install": "not run: installs a git hook from PyPI",
@@ -125,6 +128,7 @@ README_COMMANDS: dict[str, str] = {
     ),
     "uv run python bench/run.py": "not run: the benchmark, about 10 minutes",
     "uv run python bench/run.py --quick": "not run: the benchmark's smoke run",
+    "uv run --group e2e python bench/run.py": "not run: the benchmark, about 10 minutes",
     "uv run ruff format .": "not run: CI runs ruff format --check",
     "meltano run --dry-run": "not run: a Meltano option quoted in prose",
     "meltano run tap-pocket target-duckdb": (
@@ -191,39 +195,31 @@ README_COMMANDS: dict[str, str] = {
         "tests/test_auth.py::test_auth_writes_a_private_env_file_keeping_other_lines"
     ),
 }
-#: Inline code spans that are commands: they start with one of these words.
-COMMAND_WORDS = ("meltano", "uv", "scripts/", "tap-pocket", "pip", "pipx", "python", "git")
 
 
-def readme_commands(readme: str) -> set[str]:
-    """The shell commands README.md gives: fenced bash lines and inline commands."""
-    commands = set()
-    for block in re.findall(r"^```bash\n(.*?)^```", readme, re.MULTILINE | re.DOTALL):
-        for line in block.splitlines():
-            command = re.sub(r"\s+#\s.*$", "", line).strip()
-            if command and not command.startswith("#"):
-                commands.add(command)
-    prose = re.sub(r"^```.*?^```", "", readme, flags=re.MULTILINE | re.DOTALL)
-    for span in re.findall(r"`([^`\n]+)`", prose):
-        if " " in span and span.split()[0].startswith(COMMAND_WORDS):
-            commands.add(span)
-    return commands
+def documented_commands() -> dict[str, list[str]]:
+    """Each command of the docs, with the pages that give it."""
+    found: dict[str, list[str]] = {}
+    for page in doc_pages.pages():
+        for command in doc_pages.commands(doc_pages.text(page)):
+            found.setdefault(command, []).append(str(page.relative_to(ROOT)))
+    return found
 
 
-def test_every_readme_command_is_listed() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    found = readme_commands(readme)
-    known = set(README_COMMANDS)
-    # Sections others own may add commands: each must be listed, with its test.
-    assert not found - known, (
-        f"README commands no test runs or lists: {sorted(found - known)}; add each to "
-        "README_COMMANDS in tests/test_docs.py with the test that runs it (or why none does)"
+def test_every_documented_command_is_listed() -> None:
+    found = documented_commands()
+    known = set(DOCS_COMMANDS)
+    unlisted = {command: found[command] for command in sorted(set(found) - known)}
+    # Pages others own may add commands: each must be listed, with its test.
+    assert not unlisted, (
+        f"commands of the docs no test runs or lists: {unlisted}; add each to DOCS_COMMANDS "
+        "in tests/test_docs.py with the test that runs it (or why none does)"
     )
-    assert not known - found, f"listed commands README no longer has: {sorted(known - found)}"
+    assert not known - set(found), f"listed commands no page has: {sorted(known - set(found))}"
 
 
 def test_listed_tests_exist() -> None:
-    for command, proof in README_COMMANDS.items():
+    for command, proof in DOCS_COMMANDS.items():
         if proof.startswith("not run: "):
             assert len(proof) > len("not run: "), command
             continue
@@ -233,19 +229,14 @@ def test_listed_tests_exist() -> None:
 
 
 def test_readme_tap_commands_run(tmp_path: Path) -> None:
-    """README's "On its own" block, pasted line by line, and the --about commands."""
+    """The "On its own" block of the docs, pasted line by line, and the --about commands."""
     import json
     import os
     import shutil
     import subprocess
     import sys
 
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    (block,) = [
-        b
-        for b in re.findall(r"^```bash\n(.*?)^```", readme, re.MULTILINE | re.DOTALL)
-        if "config.json" in b
-    ]
+    (block,) = [b for b in doc_pages.fenced("bash") if "config.json" in b]
     home = tmp_path / "home"
     (home / "Downloads").mkdir(parents=True)
     shutil.copy(ROOT / "demo" / "pocket.zip", home / "Downloads" / "pocket.zip")
@@ -285,7 +276,94 @@ def test_readme_tap_commands_run(tmp_path: Path) -> None:
     catalog = json.loads((tmp_path / "catalog.json").read_text())
     assert {entry["tap_stream_id"] for entry in catalog["streams"]} >= {"items", "highlights"}
     for command in ("tap-pocket --about", "tap-pocket --about --format=markdown"):
-        assert command in readme_commands(readme)
+        assert command in documented_commands()
         result = bash(command)
         assert result.returncode == 0, result.stderr
         assert "tap-pocket" in result.stdout
+
+
+# What else the docs show: SQL, YAML, links, the shape of each page --------------------------
+
+
+def test_every_sql_block_is_run_by_a_test() -> None:
+    """Each SQL block of the docs is run by an end-to-end test, and they show every query.
+
+    A block is a query of demo/queries/ (run by tests/e2e/test_demo.py on DuckDB and
+    PostgreSQL) or one of the pages queries (run by tests/e2e/test_pages.py), and each query of
+    demo/queries/ is shown: the docs and the files the tests run cannot drift apart.
+    """
+    demo = {
+        path.relative_to(ROOT).as_posix(): re.sub(r"\A(--[^\n]*\n)+", "", path.read_text())
+        for path in sorted((ROOT / "demo" / "queries").glob("*/*.sql"))
+    }
+    pages_queries = doc_pages.pages_queries()
+    assert len(pages_queries) == 2, pages_queries
+    shown = doc_pages.fenced("sql")
+    assert [q for q in shown if q not in set(demo.values()) | set(pages_queries)] == []
+    assert [path for path, query in demo.items() if query not in shown] == []
+
+
+def test_yaml_blocks_are_yaml() -> None:
+    blocks = doc_pages.fenced("yaml")
+    assert blocks
+    for block in blocks:
+        assert isinstance(yaml.safe_load(block), dict), block
+
+
+def test_docs_pages_have_a_title_an_intro_and_a_way_back() -> None:
+    readme = doc_pages.text(doc_pages.README)
+    docs = doc_pages.pages()[1:]
+    assert docs, "docs/ has no page"
+    for page in docs:
+        markdown = doc_pages.text(page)
+        title, blank, intro = markdown.split("\n", 3)[:3]
+        assert title.startswith("# "), (page.name, "starts with its title")
+        assert blank == "", page.name
+        assert intro, (page.name, "has an introduction under its title")
+        assert not intro.startswith(("#", "```", "|", "- ")), (page.name, intro)
+        paragraph = markdown.split("\n\n")[1]
+        assert "../README.md" in doc_pages.links(paragraph), (page.name, "links back to README")
+        # README is the way in: it links to every page.
+        assert f"{doc_pages.BLOB_URL}docs/{page.name}" in doc_pages.links(readme), page.name
+
+
+def _resolves(target: Path, fragment: str, what: str) -> None:
+    assert target.exists(), f"{what}: no file {target.relative_to(ROOT)}"
+    if fragment and target.suffix == ".md":
+        assert fragment in doc_pages.anchors(doc_pages.text(target)), (
+            f"{what}: {target.relative_to(ROOT)} has no heading #{fragment}"
+        )
+
+
+def test_readme_links_are_absolute_and_resolve() -> None:
+    """README is rendered alone on PyPI: a relative link there goes nowhere."""
+    links = doc_pages.links(doc_pages.text(doc_pages.README))
+    assert links
+    relative = [link for link in links if not link.startswith("https://")]
+    assert not relative, f"README links must be absolute ({doc_pages.BLOB_URL}...): {relative}"
+    for link in links:
+        if link.startswith(doc_pages.BLOB_URL):
+            path, _, fragment = link.removeprefix(doc_pages.BLOB_URL).partition("#")
+            _resolves(ROOT / path, fragment, f"README link {link}")
+
+
+def test_docs_links_are_relative_and_resolve() -> None:
+    for page in doc_pages.pages()[1:]:
+        for link in doc_pages.links(doc_pages.text(page)):
+            what = f"docs/{page.name} link {link}"
+            assert not link.startswith(doc_pages.BLOB_URL), f"{what}: make it relative"
+            if re.match(r"^[a-z]+:", link):
+                continue  # another site
+            path, _, fragment = link.partition("#")
+            _resolves((page.parent / path).resolve() if path else page, fragment, what)
+
+
+def test_link_checker_sees_a_broken_link() -> None:
+    """The checks above can fail: a missing file and a missing heading are both caught."""
+    page = ROOT / "docs" / "api.md"
+    assert "getting-credentials" in doc_pages.anchors(doc_pages.text(page))
+    assert doc_pages.links("see [x](a.md#b) and `[y](c.md)`\n\n```\n[z](d.md)\n```\n") == ["a.md#b"]
+    with pytest.raises(AssertionError, match="no heading #no-such-heading"):
+        _resolves(page, "no-such-heading", "probe")
+    with pytest.raises(AssertionError, match=r"no file docs/no-such-page\.md"):
+        _resolves(ROOT / "docs" / "no-such-page.md", "", "probe")

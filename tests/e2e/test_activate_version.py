@@ -1,7 +1,7 @@
 """Exports are snapshots: links missing from a newer export are retired in PostgreSQL.
 
 Two exports of the same account, built from the bundled demo (``demo/pocket.zip``), are
-loaded one after the other with ``meltano run tap-pocket target-postgres``, as README
+loaded one after the other with ``meltano run tap-pocket target-postgres``, as docs/loaders.md
 ("Retiring links missing from a newer export") says to configure it: the tap setting
 ``emit_activate_version_messages: true`` and the catalog metadata
 ``replication-method: FULL_TABLE`` on the extractor, ``activate_version: true`` and
@@ -20,9 +20,9 @@ it flags rows (``bindparam('version')`` is reserved in its UPDATE statement).
 
 The pipeline runs in a throwaway Meltano project whose ``meltano.yml`` holds the
 repository's own definitions of the two plugins plus the settings above, so the test
-proves the configuration README gives. The plugin definitions are copied verbatim, so
-the installs of the session's private Meltano system folder (see conftest) are reused:
-nothing is installed for this project.
+proves the configuration the docs give (read from their YAML block). The plugin
+definitions are copied verbatim, so the installs of the session's private Meltano system
+folder (see conftest) are reused: nothing is installed for this project.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ from dataclasses import dataclass
 
 import pytest
 import yaml
+
+from tests import doc_pages
 
 from .conftest import REPO
 from .test_loaders import PostgresReader, _create_database, _postgres_env
@@ -64,10 +66,18 @@ REMOVED_URLS = frozenset(
 )
 CSV_STATUSES = {"unread": "unread", "archive": "archived"}
 
-#: What README tells users to add to meltano.yml (the loader's other settings, among
-#: them `add_record_metadata: true`, come from the repository's meltano.yml).
-EXTRACTOR_CONFIG = {"emit_activate_version_messages": True}
-EXTRACTOR_METADATA = {"*": {"replication-method": "FULL_TABLE"}}
+
+def documented_plugins() -> tuple[dict[str, t.Any], dict[str, t.Any]]:
+    """The extractor and loader the docs tell users to add to meltano.yml, as given.
+
+    docs/loaders.md, "Retiring links missing from a newer export".
+    """
+    (block,) = [b for b in doc_pages.fenced("yaml") if "emit_activate_version_messages" in b]
+    plugins = yaml.safe_load(block)
+    (tap,) = plugins["extractors"]
+    (loader,) = plugins["loaders"]
+    assert (tap["name"], loader["name"]) == ("tap-pocket", "target-postgres")
+    return tap, loader
 
 
 # The exports ---------------------------------------------------------------------------
@@ -140,14 +150,24 @@ def _plugin(project: dict[str, t.Any], kind: str, name: str) -> dict[str, t.Any]
 def write_project(root: Path, export: Path, *, hard_delete: bool) -> Path:
     """A Meltano project with the repository's tap-pocket and target-postgres.
 
-    Configured as README says, to retire the rows of links missing from a newer export.
+    Configured as the docs say, to retire the rows of links missing from a newer export:
+    their extractor and loader settings over the repository's, ``hard_delete`` either way.
     """
+    documented_tap, documented_loader = documented_plugins()
     repo = yaml.safe_load((REPO / "meltano.yml").read_text(encoding="utf-8"))
     tap = _plugin(repo, "extractors", "tap-pocket")
-    tap["config"] = {**tap.get("config", {}), "export_path": str(export), **EXTRACTOR_CONFIG}
-    tap["metadata"] = EXTRACTOR_METADATA
+    tap["config"] = {
+        **tap.get("config", {}),
+        "export_path": str(export),
+        **documented_tap["config"],
+    }
+    tap["metadata"] = documented_tap["metadata"]
     loader = _plugin(repo, "loaders", "target-postgres")
-    loader["config"] = {**loader["config"], "activate_version": True, "hard_delete": hard_delete}
+    loader["config"] = {
+        **loader["config"],
+        **documented_loader["config"],
+        "hard_delete": hard_delete,
+    }
     assert loader["config"]["add_record_metadata"] is True  # target-postgres requires it
     project = {
         "requires_meltano": repo["requires_meltano"],

@@ -1,12 +1,12 @@
-"""README's delete table, the rows about links missing from a newer export, per loader.
+"""The delete table of docs/loaders.md: links missing from a newer export, per loader.
 
 Two exports are loaded one after the other, the newer one without some links (the
-exports of test_activate_version.py), with README's activate-version configuration
+exports of test_activate_version.py), with the docs' activate-version configuration
 (``emit_activate_version_messages: true`` and ``replication-method: FULL_TABLE``, set
 here the way a user can without editing meltano.yml: ``TAP_POCKET_*`` variables and
 Meltano's ``TAP_POCKET__METADATA`` extra) and the loaders' settings from meltano.yml.
 PostgreSQL retires the missing links (test_activate_version.py); the other three loaders
-of meltano.yml keep them as live rows, which is what README's table says. The other row
+of meltano.yml keep them as live rows, which is what the docs' table says. The other row
 of the table, items deleted in Pocket (API tombstones), is proven for every loader by the
 scenario of test_loaders.py (``_sdc_deleted_at`` set, status ``deleted``).
 """
@@ -51,7 +51,7 @@ def load_twice(
     exports.path.write_bytes(exports.newer.read_bytes())
     second_run = meltano.run("tap-pocket", loader, environment="mine", **env)
     assert second_run.record_counts()["items"] == len(exports.second.items)
-    # README's configuration took effect: the tap got the setting, the streams ran
+    # The docs' configuration took effect: the tap got the setting, the streams ran
     # FULL_TABLE (no bookmark in the state Meltano kept).
     printed = meltano(
         "--environment=mine", "--log-level=error", "config", "print", "tap-pocket", **env
@@ -135,11 +135,11 @@ def duckdb_columns(reader: DuckDBReader) -> dict[str, str]:
 def test_duckdb_hard_delete_deletes_items_deleted_in_pocket(
     meltano: Meltano, pocket: Pocket, tmp_path: Path, first_load: str
 ) -> None:
-    """README's target-duckdb row with ``hard_delete: true``: API tombstones delete rows.
+    """The docs' target-duckdb row with ``hard_delete: true``: API tombstones delete rows.
 
     The target then adds its own metadata columns, ``_sdc_deleted_at`` as text. A table
     first loaded with ``hard_delete: false`` keeps the tap's timestamp column under a
-    versioned name (``_sdc_deleted_at_<date>``) when the setting changes, as README warns.
+    versioned name (``_sdc_deleted_at_<date>``) when the setting changes, as the docs warn.
     """
     database = tmp_path / "pocket.duckdb"
     reader = DuckDBReader(database)

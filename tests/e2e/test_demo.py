@@ -1,9 +1,10 @@
-"""A new user's first commands: the default environment, the quickstart, the README's SQL.
+"""A new user's first commands: the default environment, the quickstart, the docs' SQL.
 
 The default environment of meltano.yml reads the bundled demo export (demo/pocket.zip,
-written by scripts/make_demo_export.py) into DuckDB. The README's example queries live in
-demo/queries/<database>/ and are run here, on the tables the loaders really create,
-against answers computed from the demo's own source data.
+written by scripts/make_demo_export.py) into DuckDB. The example queries of docs/loaders.md
+live in demo/queries/<database>/ (tests/test_docs.py checks the two are the same) and are run
+here, on the tables the loaders really create, against answers computed from the demo's own
+source data.
 """
 
 from __future__ import annotations

@@ -18,6 +18,8 @@ import pytest
 import requests
 import yaml
 
+from tests import doc_pages
+
 from .conftest import N_ITEMS, REPO, clean_env
 from .test_loaders import DuckDBReader
 
@@ -186,11 +188,6 @@ def test_meltano_invoke_auth(meltano: Meltano, pocket: Pocket, tmp_path: Path) -
     assert jsonl_rows(out, "items")
 
 
-def readme_dotenv_blocks() -> list[str]:
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    return re.findall(r"^```dotenv\n(.*?)^```", readme, re.MULTILINE | re.DOTALL)
-
-
 def own_export(folder: Path) -> Path:
     """A user's export, unlike the demo: two links."""
     folder.mkdir(parents=True)
@@ -212,7 +209,7 @@ def test_own_export_never_lands_in_the_demo(meltano: Meltano, tmp_path: Path) ->
     """README's export .env, pasted as it is, with and without the demo environment."""
     root = copy_project(tmp_path / "project")
     export = own_export(tmp_path / "mine")
-    (block,) = [b for b in readme_dotenv_blocks() if "TAP_POCKET_EXPORT_PATH" in b]
+    (block,) = [b for b in doc_pages.fenced("dotenv") if "TAP_POCKET_EXPORT_PATH" in b]
     meltano.env_file = root / ".env"
     meltano.env_file.write_text(
         re.sub(r"(?m)^TAP_POCKET_EXPORT_PATH=.*$", f"TAP_POCKET_EXPORT_PATH={export}", block),
@@ -237,7 +234,7 @@ def test_readme_api_dotenv_works_as_pasted(
     meltano: Meltano, pocket: Pocket, tmp_path: Path
 ) -> None:
     root = copy_project(tmp_path / "project")
-    (block,) = [b for b in readme_dotenv_blocks() if "TAP_POCKET_ACCESS_TOKEN" in b]
+    (block,) = [b for b in doc_pages.fenced("dotenv") if "TAP_POCKET_ACCESS_TOKEN" in b]
     values = {
         "TAP_POCKET_CONSUMER_KEY": pocket.emulator.consumer_key,
         "TAP_POCKET_ACCESS_TOKEN": pocket.emulator.access_token,
@@ -287,10 +284,9 @@ def test_readme_meltano_commands_run(meltano: Meltano, tmp_path: Path) -> None:
     shutil.copy(REPO / "demo" / "pocket.zip", home / "Downloads" / "pocket.zip")
     out = tmp_path / "jsonl"
     (root / ".env").write_text(f"TARGET_JSONL_DESTINATION_PATH={out}\n", encoding="utf-8")
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
     lines = [
         line
-        for block in re.findall(r"^```bash\n(.*?)^```", readme, re.MULTILINE | re.DOTALL)
+        for block in doc_pages.fenced("bash")
         for line in block.splitlines()
         if line.startswith(("meltano config set tap-pocket", "TAP_POCKET_STREAM_MAPS="))
     ]

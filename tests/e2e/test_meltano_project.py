@@ -101,7 +101,7 @@ def test_every_plugin_is_defined_here_and_pinned() -> None:
 
 
 def test_loader_pins() -> None:
-    """The versions proven by the end-to-end tests (see README, Meltano)."""
+    """The versions proven by the end-to-end tests (docs/loaders.md says which)."""
     pip_urls = {name: plugin["pip_url"] for name, plugin in plugins("loaders").items()}
     assert pip_urls == {
         # duckdb >= 1.3 sniffs a header in target-duckdb's header-less CSV and drops the

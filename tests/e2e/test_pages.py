@@ -1,4 +1,4 @@
-"""``meltano run tap-pocket target-duckdb`` with ``pages`` selected, and README's queries on it.
+"""``meltano run tap-pocket target-duckdb`` with ``pages`` selected, and the docs' queries on it.
 
 The export's links point to the local test site (tests/test_pages_site.py) on loopback;
 the site and its availability-API double run in this process while Meltano runs the tap.
@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 import typing as t
 
 import pytest
 
+from tests.doc_pages import pages_queries
 from tests.test_pages_site import ARTICLES, LocalSite
 
-from .conftest import REPO
 from .test_loaders import DuckDBReader
 
 if t.TYPE_CHECKING:
@@ -24,14 +23,6 @@ if t.TYPE_CHECKING:
     from .conftest import Meltano
 
 pytestmark = pytest.mark.e2e
-
-
-def readme_queries() -> list[str]:
-    """The SQL blocks of README's section on pages, in order."""
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    start = readme.index("### Page metadata, link health and archived copies")
-    end = readme.index("\n## ", start)
-    return re.findall(r"```sql\n(.*?)```", readme[start:end], re.DOTALL)
 
 
 def test_pages_into_duckdb(meltano: Meltano, tmp_path: Path) -> None:
@@ -58,7 +49,7 @@ def test_pages_into_duckdb(meltano: Meltano, tmp_path: Path) -> None:
         )
     assert result.record_counts() == {"items": 6, "pages": 6}
     reader = DuckDBReader(database)
-    with_text, dead_links = readme_queries()
+    with_text, dead_links = pages_queries()
     rows = reader.query(with_text)
     assert len(rows) == len(articles)
     by_url = {row[2]: row for row in rows}
