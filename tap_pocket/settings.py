@@ -9,7 +9,9 @@ instead of repeating the default: ``setting(self.config, "page_size")``.
 
 from __future__ import annotations
 
+import ast
 import copy
+import importlib.util
 import ipaddress
 from datetime import datetime
 from types import MappingProxyType
@@ -17,7 +19,17 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from singer_sdk import typing as th
-from singer_sdk.helpers.capabilities import EMIT_ACTIVATE_VERSION_CONFIG
+from singer_sdk.helpers.capabilities import (
+    BATCH_CONFIG,
+    EMIT_ACTIVATE_VERSION_CONFIG,
+    STREAM_MAPS_CONFIG,
+)
+from singer_sdk.mapper import (
+    MAPPER_ALIAS_OPTION,
+    MAPPER_ELSE_OPTION,
+    MAPPER_KEY_PROPERTIES_OPTION,
+    MAPPER_SOURCE_OPTION,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -259,6 +271,35 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
 # --about, so Meltano (meltano.yml, the Hub) would not know it. Taken as the SDK defines it.
 SETTINGS_SCHEMA["properties"].update(copy.deepcopy(EMIT_ACTIVATE_VERSION_CONFIG["properties"]))
 
+#: The optional parts of the install (pyproject's [project.optional-dependencies]): each
+#: extra and the module whose presence shows it is installed.
+EXTRA_MODULES: Mapping[str, str] = MappingProxyType({"parquet": "pyarrow", "faker": "faker"})
+
+
+def install_command(extra: str) -> str:
+    """The command that installs the tap with ``extra``."""
+    return f"pip install 'tap-pocket[{extra}]'"
+
+
+def _the_extra(extra: str) -> str:
+    return f"the {extra} extra (`{install_command(extra)}`)"
+
+
+# The SDK's settings whose use needs an extra, as the SDK defines them (the SDK then adds
+# them as they are here), each description saying which extra: --about, meltano.yml, the
+# Hub and README show it. The default install has neither extra (pyarrow alone is 170 MB).
+_BATCH = copy.deepcopy(BATCH_CONFIG["properties"]["batch_config"])
+_FORMAT = _BATCH["properties"]["encoding"]["properties"]["format"]
+_FORMAT["description"] += f" `parquet` needs {_the_extra('parquet')}."
+_FAKER = copy.deepcopy(STREAM_MAPS_CONFIG["properties"]["faker_config"])
+_FAKER["description"] = (
+    "Config for the [`Faker`](https://faker.readthedocs.io/en/master/) instance `fake` used "
+    f"within map expressions. Needs {_the_extra('faker')}."
+)
+for _leaf in _FAKER["properties"].values():
+    _leaf["description"] += f"; needs {_the_extra('faker')}"
+SETTINGS_SCHEMA["properties"].update({"batch_config": _BATCH, "faker_config": _FAKER})
+
 #: Each setting's default, read from :data:`SETTINGS_SCHEMA` (read-only).
 DEFAULTS: Mapping[str, Any] = MappingProxyType(
     {
@@ -308,6 +349,7 @@ def settings_errors(config: Mapping[str, Any]) -> list[str]:
             "written without stream maps or flattening (a Meltano SDK limitation). Unset "
             "batch_config to load RECORD messages, or unset " + " and ".join(mapped) + "."
         )
+    errors += missing_extra_errors(config)
     start_date = config.get("start_date")
     if start_date is not None and _parse_datetime(str(start_date)) is None:
         errors.append(
@@ -324,6 +366,51 @@ def settings_errors(config: Mapping[str, Any]) -> list[str]:
             f"https://archive.org/wayback/available, or empty, got {wayback!r}"
         )
     return errors
+
+
+def missing_extra_errors(config: Mapping[str, Any]) -> list[str]:
+    """A setting that needs an extra which is not installed, with the command installing it."""
+    needed: dict[str, str] = {}
+    batch = config.get("batch_config")
+    encoding = batch.get("encoding") if isinstance(batch, dict) else None
+    if isinstance(encoding, dict) and encoding.get("format") == "parquet":
+        needed["parquet"] = "batch_config.encoding.format parquet"
+    if config.get("faker_config"):
+        needed["faker"] = "faker_config"
+    if uses_fake(config.get("stream_maps")):
+        needed["faker"] = "stream_maps using `fake`"
+    return [
+        f"{what} needs the {extra} extra, which is not installed: {install_command(extra)}"
+        for extra, what in needed.items()
+        if importlib.util.find_spec(EXTRA_MODULES[extra]) is None
+    ]
+
+
+#: The keys of a stream map whose values are names, not expressions.
+_NOT_EXPRESSIONS = frozenset(
+    {MAPPER_ALIAS_OPTION, MAPPER_ELSE_OPTION, MAPPER_KEY_PROPERTIES_OPTION, MAPPER_SOURCE_OPTION}
+)
+
+
+def uses_fake(stream_maps: Any) -> bool:
+    """Whether an expression of ``stream_maps`` names ``fake`` (the SDK's Faker instance)."""
+    if not isinstance(stream_maps, dict):
+        return False
+    expressions = [
+        expression
+        for stream_map in stream_maps.values()
+        if isinstance(stream_map, dict)
+        for key, expression in stream_map.items()
+        if key not in _NOT_EXPRESSIONS and isinstance(expression, str)
+    ]
+    for expression in expressions:
+        try:
+            tree = ast.parse(expression.strip(), mode="eval")
+        except (SyntaxError, ValueError):
+            continue  # the SDK reports an expression it cannot read
+        if any(isinstance(node, ast.Name) and node.id == "fake" for node in ast.walk(tree)):
+            return True
+    return False
 
 
 #: The settings marked secret: their values never appear in a message.

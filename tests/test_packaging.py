@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import typing as t
 import zipfile
 from pathlib import Path
 
@@ -66,7 +67,7 @@ def test_wheel_metadata_is_complete(wheel: Path) -> None:
     assert any(n.endswith("licenses/LICENSE") for n in names)
     assert metadata["Requires-Python"] == ">=3.10"
     classifiers = metadata.get_all("Classifier")
-    for version in ("3.10", "3.11", "3.12", "3.13"):
+    for version in ("3.10", "3.11", "3.12", "3.13", "3.14"):
         assert f"Programming Language :: Python :: {version}" in classifiers
     urls = dict(u.split(", ", 1) for u in metadata.get_all("Project-URL"))
     assert {"Homepage", "Repository", "Issues", "Changelog"} <= set(urls)
@@ -214,6 +215,76 @@ def clean_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     if result.returncode != 0:
         unavailable(f"could not install the wheel's dependencies: {result.stderr[-500:]}")
     return venv
+
+
+def test_parquet_and_faker_are_extras(wheel: Path) -> None:
+    """The default install leaves out pyarrow (170 MB) and Faker: each is an extra."""
+    metadata = wheel_metadata(wheel)
+    requirements = [Requirement(line) for line in metadata.get_all("Requires-Dist") or []]
+    default = [r for r in requirements if r.marker is None or "extra" not in str(r.marker)]
+    (sdk,) = [r for r in default if r.name == "singer-sdk"]
+    assert sdk.extras == {"msgspec"}
+    assert not {"pyarrow", "faker"} & {canonicalize_name(r.name) for r in default}
+    assert set(metadata.get_all("Provides-Extra") or []) == {"parquet", "faker"}
+    for extra in ("parquet", "faker"):
+        (needed,) = [r for r in requirements if r.marker and r.marker.evaluate({"extra": extra})]
+        assert (needed.name, needed.extras) == ("singer-sdk", {extra})
+
+
+def installed(venv: Path, module: str) -> bool:
+    """Whether ``module`` can be imported in ``venv``."""
+    check = f"import importlib.util, sys; sys.exit(importlib.util.find_spec({module!r}) is None)"
+    return subprocess.run([str(venv / "bin" / "python"), "-c", check], check=False).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("settings", "what", "extra"),
+    [
+        (
+            {"batch_config": {"encoding": {"format": "parquet", "compression": "gzip"}}},
+            "batch_config.encoding.format parquet",
+            "parquet",
+        ),
+        ({"stream_maps": {"items": {"title": "fake.name()"}}}, "stream_maps using `fake`", "faker"),
+        ({"faker_config": {"seed": 1}}, "faker_config", "faker"),
+    ],
+    ids=["parquet", "fake", "faker_config"],
+)
+def test_the_default_install_names_the_extra_a_setting_needs(
+    clean_venv: Path, tmp_path: Path, settings: dict[str, t.Any], what: str, extra: str
+) -> None:
+    message = f"{what} needs the {extra} extra, which is not installed: "
+    message += f"pip install 'tap-pocket[{extra}]'"
+    assert not installed(clean_venv, "pyarrow")
+    assert not installed(clean_venv, "faker")
+    export = ROOT / "tests" / "fixtures" / "export" / "wallabag_pocket_export_2025.csv"
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"export_path": str(export), **settings}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_POCKET_")}
+    result = subprocess.run(
+        [str(clean_venv / "bin" / "tap-pocket"), "--config", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert [line for line in result.stderr.splitlines() if message in line]
+    assert "Traceback" not in result.stderr
+    # Without the setting, the same install runs.
+    config.write_text(json.dumps({"export_path": str(export)}))
+    plain = subprocess.run(
+        [str(clean_venv / "bin" / "tap-pocket"), "--config", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        timeout=120,
+    )
+    assert plain.returncode == 0, plain.stderr[-2000:]
+    assert parse_messages(plain.stdout).records["items"]
 
 
 def test_installed_wheel_runs_about_and_a_sync(
