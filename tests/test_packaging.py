@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import email
 import importlib.metadata
+import importlib.util
 import itertools
 import json
 import os
@@ -81,19 +82,101 @@ def test_wheel_metadata_is_complete(wheel: Path) -> None:
     assert any(n.endswith("entry_points.txt") for n in names)
 
 
-def test_sdist_has_sources_tests_and_lock(dist: Path) -> None:
+@pytest.fixture(scope="module")
+def sdist_members(dist: Path) -> set[str]:
+    """The sdist's files, as paths inside its top folder."""
     (sdist,) = dist.glob("tap_pocket-*.tar.gz")
     with tarfile.open(sdist) as archive:
-        names = {n.split("/", 1)[1] for n in archive.getnames() if "/" in n}
-    assert {
-        "pyproject.toml",
+        return {m.name.split("/", 1)[1] for m in archive.getmembers() if m.isfile()}
+
+
+def tracked_files(*patterns: str) -> set[str]:
+    """The repository's files matching ``patterns`` (git ls-files), or unavailable."""
+    git = shutil.which("git")
+    if git is None or not (ROOT / ".git").exists():
+        unavailable("not a git checkout: the repository's file list is unknown")
+    command = [git, "-C", str(ROOT), "ls-files", "--", *patterns]
+    listed = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    return {name for name in listed.splitlines() if (ROOT / name).is_file()}
+
+
+#: The repository's own tooling and the tests of it: never in the sdist.
+NOT_SHIPPED = (
+    "uv.lock",
+    "bench/",
+    ".ci/",
+    ".github/",
+    ".pre-commit-config.yaml",
+    "package.json",
+    "package-lock.json",
+    "meltano.yml",
+    "hub/",
+    "scripts/",
+    "demo/queries/",
+    "tests/e2e/",
+    "tests/test_docs.py",
+    "tests/test_hub.py",
+    "tests/test_packaging.py",
+)
+
+
+def test_sdist_holds_the_package_its_tests_and_docs(sdist_members: set[str]) -> None:
+    shipped = tracked_files("tap_pocket", "pocket_emulator", "tests", "docs") | {
         "README.md",
-        "LICENSE",
         "CHANGELOG.md",
-        "uv.lock",
-        "tap_pocket/tap.py",
-        "tests/test_records.py",
-    } <= names
+        "LICENSE",
+        "pyproject.toml",
+        "demo/pocket.zip",  # the demo export, which tests read too
+    }
+    expected = {name for name in shipped if not name.startswith(NOT_SHIPPED)}
+    # hatchling adds PKG-INFO and the .gitignore it read.
+    assert sdist_members - expected == {"PKG-INFO", ".gitignore"}
+    assert expected <= sdist_members
+    assert {"tap_pocket/py.typed", "tests/fixtures/pages/corpus/LICENSE"} <= sdist_members
+    assert "tests/test_records.py" in sdist_members
+
+
+def test_the_sdists_tests_collect_from_the_sdist_alone(dist: Path, tmp_path: Path) -> None:
+    """Unpacked, the sdist's tests import the package and emulator from its own files."""
+    (sdist,) = dist.glob("tap_pocket-*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        archive.extractall(tmp_path, filter="data")
+    (unpacked,) = tmp_path.iterdir()
+    script = (
+        "import os, sys, pytest, tap_pocket, pocket_emulator\n"
+        "code = pytest.main(sys.argv[1:])\n"
+        "for module in (tap_pocket, pocket_emulator):\n"
+        "    assert module.__file__.startswith(os.getcwd()), module.__file__\n"
+        "sys.exit(code)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, "--collect-only", "-q", "-p", "no:cacheprovider"],
+        cwd=unpacked,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    collected = re.search(r"^(\d+) tests collected", result.stdout, re.MULTILINE)
+    assert collected, result.stdout[-1000:]
+    assert int(collected.group(1)) > 300
+
+
+def test_twine_check_strict_passes_on_both_dists(dist: Path) -> None:
+    """What PyPI checks on upload, README rendered as PyPI renders Markdown."""
+    assert importlib.util.find_spec("comrak"), "readme-renderer[md] renders Markdown"
+    dists = sorted(str(p) for p in dist.glob("tap_pocket-*") if p.suffix in {".whl", ".gz"})
+    assert len(dists) == 2
+    result = subprocess.run(
+        [sys.executable, "-m", "twine", "check", "--strict", *dists],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("PASSED") == 2, result.stdout
 
 
 def wheel_metadata(wheel: Path) -> email.message.Message:
