@@ -41,14 +41,14 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         "consumer_key",
         th.StringType,
         secret=True,
-        title="Consumer key",
+        title="Consumer Key",
         description="Pocket API consumer key (API mode). Sent only in request bodies.",
     ),
     th.Property(
         "access_token",
         th.StringType,
         secret=True,
-        title="Access token",
+        title="Access Token",
         description="Pocket user access token (API mode); `tap-pocket auth` obtains one.",
     ),
     th.Property(
@@ -64,7 +64,7 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
     th.Property(
         "start_date",
         th.DateTimeType,
-        title="Start date",
+        title="Start Date",
         description=(
             "Only items changed at or after this moment (API mode, first run; later runs "
             "continue from the bookmark). Unset: the whole library."
@@ -74,25 +74,25 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         "state",
         th.StringType(allowed_values=["unread", "archive", "all"]),
         default="all",
-        title="State filter",
+        title="State Filter",
         description="Which items to read: unread, archive (archived) or all.",
     ),
     th.Property(
         "favorite",
         th.BooleanType,
-        title="Favorite filter",
+        title="Favorite Filter",
         description="`true`: only favorites; `false`: only non-favorites; unset: no filter.",
     ),
     th.Property(
         "tag",
         th.StringType(min_length=1),
-        title="Tag filter",
+        title="Tag Filter",
         description="Only items with this tag; `_untagged_` for items without tags.",
     ),
     th.Property(
         "content_type",
         th.StringType(allowed_values=["article", "video", "image"]),
-        title="Content type filter",
+        title="Content Type Filter",
         description="Only articles, videos or images.",
     ),
     th.Property(
@@ -104,7 +104,7 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
     th.Property(
         "domain",
         th.StringType(min_length=1),
-        title="Domain filter",
+        title="Domain Filter",
         description=(
             "Only items from this domain. Pocket's server applied it together with "
             "`search` only, and ignored it otherwise; the tap sends it as Pocket expects."
@@ -114,14 +114,14 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         "detail_type",
         th.StringType(allowed_values=["simple", "complete"]),
         default="complete",
-        title="Detail type",
+        title="Detail Type",
         description="`complete` (tags, authors, images, videos, domain metadata) or `simple`.",
     ),
     th.Property(
         "page_size",
         th.IntegerType(minimum=1, maximum=5000),
         default=1000,
-        title="Page size",
+        title="Page Size",
         description=(
             "Items per /v3/get request (`count`), 1-5000. Pocket documented 30, but its "
             "2024-2025 server accepted up to 5000, and a server that sends fewer is still "
@@ -133,14 +133,14 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         "request_timeout",
         th.IntegerType(minimum=1),
         default=60,
-        title="Request timeout",
+        title="Request Timeout",
         description="Seconds to wait for each HTTP response.",
     ),
     th.Property(
         "max_retries",
         th.IntegerType(minimum=0, maximum=20),
         default=5,
-        title="Max retries",
+        title="Max Retries",
         description=(
             "Retries of one request after a transient failure (HTTP 5xx, connection "
             "reset, timeout, truncated or non-JSON body), with exponential backoff."
@@ -150,21 +150,21 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         "backoff_factor",
         th.NumberType(minimum=0),
         default=1.0,
-        title="Backoff factor",
+        title="Backoff Factor",
         description="Seconds of the first retry wait; each retry doubles it (with full jitter).",
     ),
     th.Property(
         "backoff_max",
         th.NumberType(minimum=0),
         default=60,
-        title="Backoff max",
+        title="Backoff Max",
         description="Longest wait between two retries, in seconds.",
     ),
     th.Property(
         "max_wait",
         th.IntegerType(minimum=0),
         default=3600,
-        title="Max rate-limit wait",
+        title="Max Rate-Limit Wait",
         description=(
             "Longest wait, in seconds, for Pocket's rate limit to reset (Pocket allowed "
             "320 calls per user per hour). Past it the tap stops with a state that lets "
@@ -174,7 +174,7 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
     th.Property(
         "export_path",
         th.StringType(min_length=1),
-        title="Export path",
+        title="Export Path",
         description=(
             "Read a Pocket export instead of the API: `pocket.zip`, an unzipped export "
             "folder, a `part_*.csv`, `ril_export.html` or a saved `/v3/get` JSON response."
@@ -184,7 +184,7 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         "skip_bad_rows",
         th.BooleanType,
         default=False,
-        title="Skip bad rows",
+        title="Skip Bad Rows",
         description=(
             "Export mode: skip malformed rows (each reported with file, line and reason, "
             "and counted at the end) instead of stopping at the first one."
@@ -194,7 +194,7 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         "fetch_concurrency",
         th.IntegerType(minimum=1, maximum=256),
         default=16,
-        title="Fetch concurrency",
+        title="Fetch Concurrency",
         description=(
             "Pages stream: links fetched at once (at most 2 at a time from any one host)."
         ),
@@ -203,7 +203,7 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         "fetch_timeout_seconds",
         th.NumberType(minimum=1),
         default=20,
-        title="Fetch timeout",
+        title="Fetch Timeout",
         description=(
             "Pages stream: seconds one link may take in all (DNS, connect, redirects, "
             "body); past it the row has error `timeout`."
@@ -213,7 +213,7 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         "fetch_max_bytes",
         th.IntegerType(minimum=1024),
         default=5_000_000,
-        title="Fetch max bytes",
+        title="Fetch Max Bytes",
         description=(
             "Pages stream: bytes read of one answer; the rest is not read and the row has "
             "error `too_large` (with what the part read says)."
@@ -230,7 +230,7 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         "fetch_private_addresses",
         th.BooleanType,
         default=False,
-        title="Fetch private addresses",
+        title="Fetch Private Addresses",
         description=(
             "Pages stream: also fetch links that resolve to loopback, private, link-local, "
             "multicast or reserved addresses (refused by default: `private_address`)."
@@ -239,7 +239,7 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
     th.Property(
         "fetch_cache_path",
         th.StringType(min_length=1),
-        title="Fetch cache path",
+        title="Fetch Cache Path",
         description=(
             "Pages stream: the SQLite file of fetched pages. Default: `pages.sqlite3` in "
             "the user's cache directory for tap-pocket."
@@ -249,7 +249,7 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         "fetch_refresh_days",
         th.NumberType(minimum=0),
         default=30,
-        title="Fetch refresh days",
+        title="Fetch Refresh Days",
         description=(
             "Pages stream: a link fetched within this many days is emitted from the cache "
             "without a request; 0 fetches every link again."
@@ -259,7 +259,7 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         "wayback_api_url",
         th.StringType,
         default="https://archive.org/wayback/available",
-        title="Wayback availability API URL",
+        title="Wayback Availability API URL",
         description=(
             "Pages stream: the Internet Archive availability API asked for a dead link's "
             "closest snapshot; empty disables the lookups."
@@ -268,8 +268,11 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
 ).to_dict()
 # The SDK's own setting for the activate-version capability the tap advertises: the SDK
 # reads it but, unlike its stream-map, flattening and batch settings, does not list it in
-# --about, so Meltano (meltano.yml, the Hub) would not know it. Taken as the SDK defines it.
-SETTINGS_SCHEMA["properties"].update(copy.deepcopy(EMIT_ACTIVATE_VERSION_CONFIG["properties"]))
+# --about, so Meltano (meltano.yml, the Hub) would not know it. Taken as the SDK defines it,
+# its label in Title Case as every other label (the Hub's style, and the SDK's elsewhere).
+_ACTIVATE_VERSION = copy.deepcopy(EMIT_ACTIVATE_VERSION_CONFIG["properties"])
+_ACTIVATE_VERSION["emit_activate_version_messages"]["title"] = "Emit `ACTIVATE_VERSION` Messages"
+SETTINGS_SCHEMA["properties"].update(_ACTIVATE_VERSION)
 
 #: The optional parts of the install (pyproject's [project.optional-dependencies]): each
 #: extra and the module whose presence shows it is installed.

@@ -10,6 +10,7 @@ import itertools
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -472,3 +473,9 @@ def test_meltano_adds_the_hub_definition(wheel: Path, tmp_path: Path) -> None:
     records = messages.records["items"]
     assert records
     assert all(r["item_id"].startswith("u") for r in records)
+
+    # The Hub page's `usage` line that opts in to pages, as Meltano takes it.
+    (select_pages,) = re.findall(r"`(meltano select [^`]+)`", hub["usage"])
+    run(*shlex.split(select_pages)[1:], cwd=project)
+    selected = yaml.safe_load((project / "meltano.yml").read_text())
+    assert "pages.*" in selected["plugins"]["extractors"][0]["select"]

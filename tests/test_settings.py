@@ -162,7 +162,10 @@ def test_the_tap_validates_and_reports_the_settings_schema_without_changing_it()
 def test_the_sdks_activate_version_setting_is_listed_as_the_sdk_defines_it() -> None:
     """The SDK reads emit_activate_version_messages but does not list it in --about."""
     (name,) = EMIT_ACTIVATE_VERSION_CONFIG["properties"]
-    assert SETTINGS_SCHEMA["properties"][name] == EMIT_ACTIVATE_VERSION_CONFIG["properties"][name]
+    sdk = EMIT_ACTIVATE_VERSION_CONFIG["properties"][name]
+    ours = SETTINGS_SCHEMA["properties"][name]
+    assert {**ours, "title": sdk["title"]} == sdk  # the label in Title Case, as all others
+    assert ours["title"] == sdk["title"].replace(" messages", " Messages") != sdk["title"]
     assert DEFAULTS[name] is False
     tap = TapPocket(config={**CREDENTIALS, name: True}, parse_env_config=False)
     assert all(stream.emit_activate_version_messages for stream in tap.streams.values())
