@@ -420,6 +420,7 @@ def meltano() -> str:
     return found
 
 
+@pytest.mark.e2e  # the real meltano CLI (dependency group e2e), as the e2e suite
 def test_meltano_adds_the_hub_definition(wheel: Path, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TAP_POCKET_", "MELTANO_"))}
     env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
