@@ -164,6 +164,18 @@ def test_the_sdists_tests_collect_from_the_sdist_alone(dist: Path, tmp_path: Pat
     assert int(collected.group(1)) > 300
 
 
+def test_readme_on_pypi_links_only_to_absolute_urls(wheel: Path) -> None:
+    """PyPI shows README without the repository: a relative link or image there is broken."""
+    readme = wheel_metadata(wheel).get_payload()
+    assert isinstance(readme, str)
+    inline = re.findall(r"\]\(\s*<?([^)\s>]+)", readme)
+    references = re.findall(r"^\s*\[[^\]]+\]:\s*(\S+)", readme, re.MULTILINE)
+    html = re.findall(r"""(?:href|src)=["']([^"']+)""", readme)
+    targets = inline + references + html
+    assert len(targets) > 10, targets
+    assert [t for t in targets if not t.startswith(("https://", "http://"))] == []
+
+
 def test_twine_check_strict_passes_on_both_dists(dist: Path) -> None:
     """What PyPI checks on upload, README rendered as PyPI renders Markdown."""
     assert importlib.util.find_spec("comrak"), "readme-renderer[md] renders Markdown"
