@@ -354,31 +354,27 @@ def test_the_default_install_names_the_extra_a_setting_needs(
     assert not installed(clean_venv, "pyarrow")
     assert not installed(clean_venv, "faker")
     export = ROOT / "tests" / "fixtures" / "export" / "wallabag_pocket_export_2025.csv"
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps({"export_path": str(export), **settings}))
     env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_POCKET_")}
-    result = subprocess.run(
-        [str(clean_venv / "bin" / "tap-pocket"), "--config", str(config)],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-        timeout=120,
-    )
+
+    def run_tap(config: dict[str, t.Any]) -> subprocess.CompletedProcess[str]:
+        config_file = tmp_path / "config.json"
+        config_file.write_text(json.dumps(config))
+        return subprocess.run(
+            [str(clean_venv / "bin" / "tap-pocket"), "--config", str(config_file)],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=env,
+            timeout=120,
+        )
+
+    result = run_tap({"export_path": str(export), **settings})
     assert result.returncode == 1
     assert result.stdout == ""
     assert [line for line in result.stderr.splitlines() if message in line]
     assert "Traceback" not in result.stderr
     # Without the setting, the same install runs.
-    config.write_text(json.dumps({"export_path": str(export)}))
-    plain = subprocess.run(
-        [str(clean_venv / "bin" / "tap-pocket"), "--config", str(config)],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-        timeout=120,
-    )
+    plain = run_tap({"export_path": str(export)})
     assert plain.returncode == 0, plain.stderr[-2000:]
     assert parse_messages(plain.stdout).records["items"]
 
