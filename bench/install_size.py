@@ -11,9 +11,10 @@ the user's own tools is touched or reused), then prints:
 - the size of the tool's environment on disk (as ``du -sh`` counts it);
 - the largest installed distributions (their RECORD files' sizes, so a dependency that
   grows is named);
-- the wall time of the first ``tap-pocket --about --format=json`` (cold: uv installs without
-  byte-compiling, so this run also writes the ``.pyc`` files, as a user's first run does) and
-  of a second one (warm), each the median of ``--repeats`` fresh installs.
+- the wall and CPU time (user + system, steadier on a busy machine) of the first
+  ``tap-pocket --about --format=json`` (cold: uv installs without byte-compiling, so this
+  run also writes the ``.pyc`` files, as a user's first run does) and of a second one
+  (warm), each the median of ``--repeats`` fresh installs.
 
 Packages come from uv's cache when it has them (the download is not what is measured).
 Timings depend on the machine's load: the script prints the load average beside them.
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -82,11 +84,23 @@ def distribution_sizes(environment: Path) -> list[tuple[int, str]]:
     return [(int(size), str(name)) for size, name in json.loads(output.stdout)]
 
 
-def timed(command: list[str], env: dict[str, str]) -> float:
-    """Seconds one run of ``command`` takes; it must succeed."""
+@dataclass(frozen=True)
+class Timing:
+    """One run: wall seconds, and CPU seconds (user + system, steadier on a busy machine)."""
+
+    wall: float
+    cpu: float
+
+
+def timed(command: list[str], env: dict[str, str]) -> Timing:
+    """How long one run of ``command`` takes; it must succeed."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     began = time.perf_counter()
     subprocess.run(command, env=env, check=True, capture_output=True)
-    return time.perf_counter() - began
+    wall = time.perf_counter() - began
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Timing(wall, cpu)
 
 
 @dataclass(frozen=True)
@@ -95,8 +109,8 @@ class Install:
 
     environment: Path
     size: int
-    cold: float
-    warm: float
+    cold: Timing
+    warm: Timing
 
 
 def measure(requirement: str, executable: str, work: Path) -> Install:
@@ -153,9 +167,10 @@ def main() -> None:
         print(f"requirement: {requirement}")
         last = runs[-1]
         print(f"install size: {last.size / 2**20:.0f} MiB (the tool environment, as du counts it)")
-        cold = statistics.median(r.cold for r in runs)
-        warm = statistics.median(r.warm for r in runs)
-        print(f"first --about (cold): {cold:.2f} s, second (warm): {warm:.2f} s")
+        for label, pick in (("first --about (cold)", "cold"), ("second --about (warm)", "warm")):
+            wall = statistics.median(getattr(r, pick).wall for r in runs)
+            cpu = statistics.median(getattr(r, pick).cpu for r in runs)
+            print(f"{label}: {wall:.2f} s wall, {cpu:.2f} s CPU")
         print(f"(median of {len(runs)} fresh installs; load average {load})")
         print(f"largest distributions ({len(sizes)} installed):")
         for size, name in sizes[: args.top]:
