@@ -6,12 +6,15 @@ the committed file is current, and ``tests/test_hub.py`` runs the Hub's own vali
 (copies in ``hub/validation/``) on it.
 
 The rules are those of hub-utils, the tool the Meltano Hub uses to write SDK taps'
-definitions (https://github.com/meltano/hub-utils, ``hub_utils/meltano_util.py``,
-``MeltanoUtil._parse_sdk_about_settings`` and the helpers it calls, and
-``hub_utils/yaml_lint.py`` ``fix_yaml``/``fix_arrays``, at commit 70a447b). hub-utils
-is not a package we can install (it is not on PyPI), so they are restated here, one
-function per rule, each naming the hub-utils function it follows. Where this file departs
-from hub-utils it says so and why.
+definitions, which now lives in the Hub's repository (https://github.com/meltano/hub,
+commit 9d28b36, ``hub-utils/hub_utils/meltano_util.py``,
+``MeltanoUtil._parse_sdk_about_settings`` and the helpers it calls;
+``hub-utils/hub_utils/utilities.py``, ``_boilerplate_definition``; and
+``hub-utils/hub_utils/yaml_lint.py`` ``fix_yaml``/``fix_arrays``; before that
+https://github.com/meltano/hub-utils at commit 70a447b, the same rules). hub-utils is not
+a package we can install (it is not on PyPI), so they are restated here, one function per
+rule, each naming the hub-utils function it follows. Where this file departs from
+hub-utils it says so and why.
 """
 
 from __future__ import annotations
@@ -37,28 +40,55 @@ HUB_FIELDS: dict[str, t.Any] = {
     # (`_get_plugin_variant`: repo_url.split("/")[-2].lower()).
     "variant": "tap-pocket",
     "label": "Pocket",
-    "description": "Your saved Pocket library from Pocket's export files or its v3 API",
+    # What the source is, as the Hub's descriptions say it (tap-getpocket's: "Your own
+    # private corner of the web..."), and what this tap reads of it.
+    "description": (
+        "Pocket, the read-it-later service (closed in 2025): saved links with tags, "
+        "authors, images and highlights, from Pocket's export files or its v3 API"
+    ),
     # The Hub's Pocket logo (static/assets/logos/extractors/getpocket.svg in meltano/hub).
     "logo_url": "/assets/logos/extractors/getpocket.svg",
     "domain_url": "https://getpocket.com/",
     "pip_url": "tap-pocket",
     "repo": "https://github.com/tap-pocket/tap-pocket",
     "executable": "tap-pocket",
-    "maintenance_status": "active",
     # hub-utils writes "unknown" for a new variant; the Hub's maintainers rate it later
     # (https://docs.meltano.com/contribute/connectors#connector-quality).
     "quality": "unknown",
-    "keywords": ["meltano_sdk", "pocket", "read-it-later", "bookmarks", "export"],
+    # `meltano_sdk` as hub-utils' `_scrape_keywords` writes for SDK taps, then the Hub's
+    # category words (`api`, `database`, `file`: what the plugin reads) for the two ways it
+    # reads Pocket, then what a user would search for.
+    "keywords": ["meltano_sdk", "api", "file", "pocket", "read-it-later", "bookmarks"],
+    "settings_preamble": (
+        "Set `export_path` to read a Pocket export (`pocket.zip`, an unzipped export folder, "
+        "a `part_*.csv`, `ril_export.html` or a saved `/v3/get` response), or "
+        "`consumer_key` and `access_token` to read a Pocket v3 API (`meltano invoke "
+        "tap-pocket:auth` gets a token).\n"
+        "\n"
+        "**Selecting the `pages` stream fetches every saved link from the web.** It is "
+        "not selected by default (`select` lists `items` and `highlights`); selecting it, "
+        "or `*.*`, sends requests to the site of each link you ever saved, which for a "
+        "large library takes hours.\n"
+        "\n"
+        "Parquet BATCH files (`batch_config.encoding.format: parquet`) and `fake` in "
+        "stream maps need the extras: `pip_url: tap-pocket[parquet,faker]`.\n"
+    ),
+    "usage": (
+        "Streams: `items` (one row per saved link, with tags, authors, images and videos), "
+        "`highlights` (from the export's `annotations/` or the API), and the opt-in "
+        "`pages` (the fetched page of each link: title, excerpt, word count, language, "
+        "whether the link is alive).\n"
+        "\n"
+        "To fetch the pages too: `meltano select tap-pocket pages '*'`.\n"
+    ),
     # hub-utils derives one group from the schema's `required` (none here: either mode may be
     # used); these are the two ways to run the tap, as settings.py checks them.
     "settings_group_validation": [["consumer_key", "access_token"], ["export_path"]],
 }
 
-# The SDK's stream-map settings are free-form objects: the Hub lists `stream_maps` as one
-# setting of kind object for SDK taps (e.g. meltano/hub
-# _data/meltano/extractors/tap-getpocket/edgarrmondragon.yml), not as its `__else__` key.
-# (A departure: hub-utils would flatten the `__else__` property the SDK 0.54 declares into
-# a `stream_maps.__else__` string setting, which `meltano config set` cannot fill.)
+# The SDK's stream-map settings are free-form objects: one setting of kind object each, as
+# hub-utils' `_parse_sdk_about_settings` writes `stream_maps` (not its `__else__` key,
+# which `meltano config set` could not fill) and as `stream_map_config` has no properties.
 OPAQUE_OBJECTS = frozenset({"stream_maps", "stream_map_config"})
 
 # hub-utils `_parse_kind`: a string setting whose name contains one of these is a password.
@@ -97,6 +127,36 @@ def about() -> dict[str, t.Any]:
         cwd=HERE.parent,
     ).stdout
     return dict(json.loads(output))
+
+
+#: pyproject's ``Development Status`` classifier -> the Hub's ``maintenance_status``: the
+#: Hub shows the variant as beta while the package says it is (no stable release yet).
+MAINTENANCE_STATUS = {
+    "Development Status :: 3 - Alpha": "development",
+    "Development Status :: 4 - Beta": "beta",
+    "Development Status :: 5 - Production/Stable": "active",
+    "Development Status :: 6 - Mature": "active",
+    "Development Status :: 7 - Inactive": "inactive",
+}
+
+
+def maintenance_status() -> str:
+    """The Hub's ``maintenance_status``, from the installed package's classifier."""
+    from importlib.metadata import metadata
+
+    classifiers = metadata("tap-pocket").get_all("Classifier") or []
+    (status,) = [MAINTENANCE_STATUS[c] for c in classifiers if c in MAINTENANCE_STATUS]
+    return status
+
+
+def log_parser(capabilities: list[str], keywords: list[str]) -> dict[str, str]:
+    """hub-utils ``_boilerplate_definition``: an SDK tap with structured logging names its parser.
+
+    Meltano then reads the tap's JSON log lines as the SDK writes them.
+    """
+    if "structured-logging" in capabilities and "meltano_sdk" in keywords:
+        return {"log_parser": "singer-sdk"}
+    return {}
 
 
 def get_label(name: str) -> str:
@@ -220,6 +280,8 @@ def definition(about_info: dict[str, t.Any]) -> dict[str, t.Any]:
             {
                 **fields,
                 "capabilities": sorted(about_info["capabilities"]),
+                **log_parser(about_info["capabilities"], HUB_FIELDS["keywords"]),
+                "maintenance_status": maintenance_status(),
                 "commands": meltano_commands(),
                 "select": meltano_select(),
                 "settings": hub_settings(about_info["settings"]["properties"]),
@@ -229,10 +291,29 @@ def definition(about_info: dict[str, t.Any]) -> dict[str, t.Any]:
     )
 
 
+class _HubDumper(yaml.SafeDumper):
+    """PyYAML's safe dumper, text of several lines written as a ``|`` block.
+
+    The Hub's definitions hold ``settings_preamble`` and ``usage`` so.
+    """
+
+
+def _text(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in text else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+
+_HubDumper.add_representer(str, _text)
+
+
 def render(about_info: dict[str, t.Any]) -> str:
     """The text of ``hub/tap-pocket.yml``: the definition as the Hub stores it."""
-    return yaml.safe_dump(
-        definition(about_info), sort_keys=False, allow_unicode=True, width=float("inf")
+    return yaml.dump(
+        definition(about_info),
+        Dumper=_HubDumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=float("inf"),
     )
 
 

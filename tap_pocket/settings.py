@@ -9,7 +9,9 @@ instead of repeating the default: ``setting(self.config, "page_size")``.
 
 from __future__ import annotations
 
+import ast
 import copy
+import importlib.util
 import ipaddress
 from datetime import datetime
 from types import MappingProxyType
@@ -17,7 +19,17 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from singer_sdk import typing as th
-from singer_sdk.helpers.capabilities import EMIT_ACTIVATE_VERSION_CONFIG
+from singer_sdk.helpers.capabilities import (
+    BATCH_CONFIG,
+    EMIT_ACTIVATE_VERSION_CONFIG,
+    STREAM_MAPS_CONFIG,
+)
+from singer_sdk.mapper import (
+    MAPPER_ALIAS_OPTION,
+    MAPPER_ELSE_OPTION,
+    MAPPER_KEY_PROPERTIES_OPTION,
+    MAPPER_SOURCE_OPTION,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -29,14 +41,14 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         "consumer_key",
         th.StringType,
         secret=True,
-        title="Consumer key",
+        title="Consumer Key",
         description="Pocket API consumer key (API mode). Sent only in request bodies.",
     ),
     th.Property(
         "access_token",
         th.StringType,
         secret=True,
-        title="Access token",
+        title="Access Token",
         description="Pocket user access token (API mode); `tap-pocket auth` obtains one.",
     ),
     th.Property(
@@ -52,7 +64,7 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
     th.Property(
         "start_date",
         th.DateTimeType,
-        title="Start date",
+        title="Start Date",
         description=(
             "Only items changed at or after this moment (API mode, first run; later runs "
             "continue from the bookmark). Unset: the whole library."
@@ -62,25 +74,25 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         "state",
         th.StringType(allowed_values=["unread", "archive", "all"]),
         default="all",
-        title="State filter",
+        title="State Filter",
         description="Which items to read: unread, archive (archived) or all.",
     ),
     th.Property(
         "favorite",
         th.BooleanType,
-        title="Favorite filter",
+        title="Favorite Filter",
         description="`true`: only favorites; `false`: only non-favorites; unset: no filter.",
     ),
     th.Property(
         "tag",
         th.StringType(min_length=1),
-        title="Tag filter",
+        title="Tag Filter",
         description="Only items with this tag; `_untagged_` for items without tags.",
     ),
     th.Property(
         "content_type",
         th.StringType(allowed_values=["article", "video", "image"]),
-        title="Content type filter",
+        title="Content Type Filter",
         description="Only articles, videos or images.",
     ),
     th.Property(
@@ -92,7 +104,7 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
     th.Property(
         "domain",
         th.StringType(min_length=1),
-        title="Domain filter",
+        title="Domain Filter",
         description=(
             "Only items from this domain. Pocket's server applied it together with "
             "`search` only, and ignored it otherwise; the tap sends it as Pocket expects."
@@ -102,14 +114,14 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         "detail_type",
         th.StringType(allowed_values=["simple", "complete"]),
         default="complete",
-        title="Detail type",
+        title="Detail Type",
         description="`complete` (tags, authors, images, videos, domain metadata) or `simple`.",
     ),
     th.Property(
         "page_size",
         th.IntegerType(minimum=1, maximum=5000),
         default=1000,
-        title="Page size",
+        title="Page Size",
         description=(
             "Items per /v3/get request (`count`), 1-5000. Pocket documented 30, but its "
             "2024-2025 server accepted up to 5000, and a server that sends fewer is still "
@@ -121,14 +133,14 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         "request_timeout",
         th.IntegerType(minimum=1),
         default=60,
-        title="Request timeout",
+        title="Request Timeout",
         description="Seconds to wait for each HTTP response.",
     ),
     th.Property(
         "max_retries",
         th.IntegerType(minimum=0, maximum=20),
         default=5,
-        title="Max retries",
+        title="Max Retries",
         description=(
             "Retries of one request after a transient failure (HTTP 5xx, connection "
             "reset, timeout, truncated or non-JSON body), with exponential backoff."
@@ -138,21 +150,21 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         "backoff_factor",
         th.NumberType(minimum=0),
         default=1.0,
-        title="Backoff factor",
+        title="Backoff Factor",
         description="Seconds of the first retry wait; each retry doubles it (with full jitter).",
     ),
     th.Property(
         "backoff_max",
         th.NumberType(minimum=0),
         default=60,
-        title="Backoff max",
+        title="Backoff Max",
         description="Longest wait between two retries, in seconds.",
     ),
     th.Property(
         "max_wait",
         th.IntegerType(minimum=0),
         default=3600,
-        title="Max rate-limit wait",
+        title="Max Rate-Limit Wait",
         description=(
             "Longest wait, in seconds, for Pocket's rate limit to reset (Pocket allowed "
             "320 calls per user per hour). Past it the tap stops with a state that lets "
@@ -162,7 +174,7 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
     th.Property(
         "export_path",
         th.StringType(min_length=1),
-        title="Export path",
+        title="Export Path",
         description=(
             "Read a Pocket export instead of the API: `pocket.zip`, an unzipped export "
             "folder, a `part_*.csv`, `ril_export.html` or a saved `/v3/get` JSON response."
@@ -172,7 +184,7 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         "skip_bad_rows",
         th.BooleanType,
         default=False,
-        title="Skip bad rows",
+        title="Skip Bad Rows",
         description=(
             "Export mode: skip malformed rows (each reported with file, line and reason, "
             "and counted at the end) instead of stopping at the first one."
@@ -182,7 +194,7 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         "fetch_concurrency",
         th.IntegerType(minimum=1, maximum=256),
         default=16,
-        title="Fetch concurrency",
+        title="Fetch Concurrency",
         description=(
             "Pages stream: links fetched at once (at most 2 at a time from any one host)."
         ),
@@ -191,7 +203,7 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         "fetch_timeout_seconds",
         th.NumberType(minimum=1),
         default=20,
-        title="Fetch timeout",
+        title="Fetch Timeout",
         description=(
             "Pages stream: seconds one link may take in all (DNS, connect, redirects, "
             "body); past it the row has error `timeout`."
@@ -201,7 +213,7 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         "fetch_max_bytes",
         th.IntegerType(minimum=1024),
         default=5_000_000,
-        title="Fetch max bytes",
+        title="Fetch Max Bytes",
         description=(
             "Pages stream: bytes read of one answer; the rest is not read and the row has "
             "error `too_large` (with what the part read says)."
@@ -218,7 +230,7 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         "fetch_private_addresses",
         th.BooleanType,
         default=False,
-        title="Fetch private addresses",
+        title="Fetch Private Addresses",
         description=(
             "Pages stream: also fetch links that resolve to loopback, private, link-local, "
             "multicast or reserved addresses (refused by default: `private_address`)."
@@ -227,7 +239,7 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
     th.Property(
         "fetch_cache_path",
         th.StringType(min_length=1),
-        title="Fetch cache path",
+        title="Fetch Cache Path",
         description=(
             "Pages stream: the SQLite file of fetched pages. Default: `pages.sqlite3` in "
             "the user's cache directory for tap-pocket."
@@ -237,7 +249,7 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         "fetch_refresh_days",
         th.NumberType(minimum=0),
         default=30,
-        title="Fetch refresh days",
+        title="Fetch Refresh Days",
         description=(
             "Pages stream: a link fetched within this many days is emitted from the cache "
             "without a request; 0 fetches every link again."
@@ -247,7 +259,7 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         "wayback_api_url",
         th.StringType,
         default="https://archive.org/wayback/available",
-        title="Wayback availability API URL",
+        title="Wayback Availability API URL",
         description=(
             "Pages stream: the Internet Archive availability API asked for a dead link's "
             "closest snapshot; empty disables the lookups."
@@ -256,8 +268,40 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
 ).to_dict()
 # The SDK's own setting for the activate-version capability the tap advertises: the SDK
 # reads it but, unlike its stream-map, flattening and batch settings, does not list it in
-# --about, so Meltano (meltano.yml, the Hub) would not know it. Taken as the SDK defines it.
-SETTINGS_SCHEMA["properties"].update(copy.deepcopy(EMIT_ACTIVATE_VERSION_CONFIG["properties"]))
+# --about, so Meltano (meltano.yml, the Hub) would not know it. Taken as the SDK defines it,
+# its label in Title Case as every other label (the Hub's style, and the SDK's elsewhere).
+_ACTIVATE_VERSION = copy.deepcopy(EMIT_ACTIVATE_VERSION_CONFIG["properties"])
+_ACTIVATE_VERSION["emit_activate_version_messages"]["title"] = "Emit `ACTIVATE_VERSION` Messages"
+SETTINGS_SCHEMA["properties"].update(_ACTIVATE_VERSION)
+
+#: The optional parts of the install (pyproject's [project.optional-dependencies]): each
+#: extra and the module whose presence shows it is installed.
+EXTRA_MODULES: Mapping[str, str] = MappingProxyType({"parquet": "pyarrow", "faker": "faker"})
+
+
+def install_command(extra: str) -> str:
+    """The command that installs the tap with ``extra``."""
+    return f"pip install 'tap-pocket[{extra}]'"
+
+
+def _the_extra(extra: str) -> str:
+    return f"the {extra} extra (`{install_command(extra)}`)"
+
+
+# The SDK's settings whose use needs an extra, as the SDK defines them (the SDK then adds
+# them as they are here), each description saying which extra: --about, meltano.yml, the
+# Hub and README show it. The default install has neither extra (pyarrow alone is 170 MB).
+_BATCH = copy.deepcopy(BATCH_CONFIG["properties"]["batch_config"])
+_FORMAT = _BATCH["properties"]["encoding"]["properties"]["format"]
+_FORMAT["description"] += f" `parquet` needs {_the_extra('parquet')}."
+_FAKER = copy.deepcopy(STREAM_MAPS_CONFIG["properties"]["faker_config"])
+_FAKER["description"] = (
+    "Config for the [`Faker`](https://faker.readthedocs.io/en/master/) instance `fake` used "
+    f"within map expressions. Needs {_the_extra('faker')}."
+)
+for _leaf in _FAKER["properties"].values():
+    _leaf["description"] += f"; needs {_the_extra('faker')}"
+SETTINGS_SCHEMA["properties"].update({"batch_config": _BATCH, "faker_config": _FAKER})
 
 #: Each setting's default, read from :data:`SETTINGS_SCHEMA` (read-only).
 DEFAULTS: Mapping[str, Any] = MappingProxyType(
@@ -308,6 +352,7 @@ def settings_errors(config: Mapping[str, Any]) -> list[str]:
             "written without stream maps or flattening (a Meltano SDK limitation). Unset "
             "batch_config to load RECORD messages, or unset " + " and ".join(mapped) + "."
         )
+    errors += missing_extra_errors(config)
     start_date = config.get("start_date")
     if start_date is not None and _parse_datetime(str(start_date)) is None:
         errors.append(
@@ -324,6 +369,51 @@ def settings_errors(config: Mapping[str, Any]) -> list[str]:
             f"https://archive.org/wayback/available, or empty, got {wayback!r}"
         )
     return errors
+
+
+def missing_extra_errors(config: Mapping[str, Any]) -> list[str]:
+    """A setting that needs an extra which is not installed, with the command installing it."""
+    needed: dict[str, str] = {}
+    batch = config.get("batch_config")
+    encoding = batch.get("encoding") if isinstance(batch, dict) else None
+    if isinstance(encoding, dict) and encoding.get("format") == "parquet":
+        needed["parquet"] = "batch_config.encoding.format parquet"
+    if config.get("faker_config"):
+        needed["faker"] = "faker_config"
+    if uses_fake(config.get("stream_maps")):
+        needed["faker"] = "stream_maps using `fake`"
+    return [
+        f"{what} needs the {extra} extra, which is not installed: {install_command(extra)}"
+        for extra, what in needed.items()
+        if importlib.util.find_spec(EXTRA_MODULES[extra]) is None
+    ]
+
+
+#: The keys of a stream map whose values are names, not expressions.
+_NOT_EXPRESSIONS = frozenset(
+    {MAPPER_ALIAS_OPTION, MAPPER_ELSE_OPTION, MAPPER_KEY_PROPERTIES_OPTION, MAPPER_SOURCE_OPTION}
+)
+
+
+def uses_fake(stream_maps: Any) -> bool:
+    """Whether an expression of ``stream_maps`` names ``fake`` (the SDK's Faker instance)."""
+    if not isinstance(stream_maps, dict):
+        return False
+    expressions = [
+        expression
+        for stream_map in stream_maps.values()
+        if isinstance(stream_map, dict)
+        for key, expression in stream_map.items()
+        if key not in _NOT_EXPRESSIONS and isinstance(expression, str)
+    ]
+    for expression in expressions:
+        try:
+            tree = ast.parse(expression.strip(), mode="eval")
+        except (SyntaxError, ValueError):
+            continue  # the SDK reports an expression it cannot read
+        if any(isinstance(node, ast.Name) and node.id == "fake" for node in ast.walk(tree)):
+            return True
+    return False
 
 
 #: The settings marked secret: their values never appear in a message.

@@ -94,6 +94,32 @@ DOCS_COMMANDS: dict[str, str] = {
     "tap-pocket --about": "tests/test_docs.py::test_readme_tap_commands_run",
     "pip install .": "tests/test_packaging.py::test_installed_wheel_runs_about_and_a_sync",
     "uv sync": "not run: CI's own first step (.ci/run)",
+    "uv tool install": "not run: a uv command quoted in prose",
+    "uv tool install tap-pocket": (
+        "not run: needs the release on PyPI (bench/install_size.py installs the built wheel so)"
+    ),
+    # The extras: the default install's error names each command; the dev group installs
+    # both extras from the clone, so the tests of Parquet BATCH files and `fake` run with them.
+    "pip install 'tap-pocket[parquet,faker]'": "not run: needs the release on PyPI",
+    "pip install 'tap-pocket[parquet]'": (
+        "tests/test_packaging.py::test_the_default_install_names_the_extra_a_setting_needs"
+    ),
+    "pip install 'tap-pocket[faker]'": (
+        "tests/test_packaging.py::test_the_default_install_names_the_extra_a_setting_needs"
+    ),
+    "scripts/uv run python bench/install_size.py": "not run: the install-size benchmark",
+    "scripts/uv run python bench/install_size.py --extras parquet,faker": (
+        "not run: the install-size benchmark"
+    ),
+    "scripts/uv run python bench/install_size.py --spec tap-github": (
+        "not run: the install-size benchmark, of another tool"
+    ),
+    # CI and releases, in the development page
+    "scripts/lint-workflows": "tests/test_ci.py::test_the_workflows_pass_actionlint_and_zizmor",
+    "scripts/uv run python scripts/release_notes.py v0.1.0": (
+        "tests/test_ci.py::test_release_notes_of_this_changelog"
+    ),
+    "git tag v0.2.0 && git push origin v0.2.0": "not run: publishes a release",
     "uv run tap-pocket --about": (
         "not run: tap-pocket --about (run above) in uv's environment, which CI builds"
     ),

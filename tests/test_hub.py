@@ -114,6 +114,80 @@ def test_supported_python_versions_are_the_classifiers() -> None:
     assert definition()["supported_python_versions"] == versions
 
 
+def test_keywords_hold_the_hub_category_words_of_both_sources() -> None:
+    """The Hub's category words: `api` (Pocket's v3 API) and `file` (its export files)."""
+    keywords = definition()["keywords"]
+    assert keywords[0] == "meltano_sdk"  # as hub-utils writes it for SDK taps
+    assert {"api", "file"} <= set(keywords)
+    assert "database" not in keywords
+    assert all(k == k.lower() and " " not in k for k in keywords)
+    assert len(set(keywords)) == len(keywords)
+
+
+def development_status() -> str:
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    (status,) = re.findall(r'"Development Status :: \d - ([^"]+)"', pyproject)
+    return status
+
+
+def test_maintenance_status_is_beta_while_the_package_says_beta() -> None:
+    assert development_status() == "Beta"  # no stable release yet
+    assert definition()["maintenance_status"] == "beta"
+    assert generate.MAINTENANCE_STATUS["Development Status :: 5 - Production/Stable"] == "active"
+
+
+#: Words a Title Case label keeps in lower case.
+SMALL_WORDS = frozenset({"a", "an", "and", "as", "at", "by", "for", "in", "of", "on", "or", "to"})
+
+
+def title_case_problems(label: str) -> list[str]:
+    """Words of ``label`` that Title Case would capitalize (code and file names excepted)."""
+    words = label.split()
+    return [
+        word
+        for index, word in enumerate(words)
+        if word[0].islower()
+        and "`" not in word
+        and "." not in word  # robots.txt
+        and (index == 0 or word not in SMALL_WORDS)
+    ]
+
+
+def test_labels_are_title_case_as_the_hubs() -> None:
+    assert title_case_problems("Max Rate-Limit Wait") == []
+    assert title_case_problems("Respect robots.txt") == []
+    assert title_case_problems("Fetch cache path") == ["cache", "path"]
+    labels = [definition()["label"]]
+    for setting in definition()["settings"]:
+        labels += [setting["label"], *(o["label"] for o in setting.get("options", []))]
+    assert {
+        label: title_case_problems(label) for label in labels if title_case_problems(label)
+    } == {}
+
+
+def test_preamble_warns_that_pages_fetches_every_saved_link() -> None:
+    preamble = definition()["settings_preamble"]
+    assert "**Selecting the `pages` stream fetches every saved link from the web.**" in preamble
+    assert "pages" not in [rule.split(".")[0] for rule in definition()["select"]]
+    assert "`pip_url: tap-pocket[parquet,faker]`" in preamble
+    for setting in ("export_path", "consumer_key", "access_token"):
+        assert f"`{setting}`" in preamble
+    assert "`meltano select tap-pocket pages '*'`" in definition()["usage"]
+
+
+def test_description_says_what_the_source_is() -> None:
+    description = definition()["description"]
+    assert description.startswith("Pocket, the read-it-later service")
+    assert "export" in description
+    assert "API" in description
+
+
+def test_sdk_log_parser_as_hub_utils_writes_it() -> None:
+    assert "structured-logging" in definition()["capabilities"]
+    assert definition()["log_parser"] == "singer-sdk"
+    assert generate.log_parser(["structured-logging"], ["api"]) == {}
+
+
 def test_settings_take_the_kinds_and_labels_the_hub_uses_for_sdk_taps() -> None:
     settings = {s["name"]: s for s in definition()["settings"]}
     assert settings["faker_config.locale"]["kind"] == "array"
@@ -137,9 +211,11 @@ def test_auth_command_is_the_one_in_meltano_yml() -> None:
     assert definition()["commands"] == extractor.get("commands")
 
 
-# hub-utils' description cleaner, restated from meltano/hub-utils commit
-# 70a447bd3542814201b246c102346fc45854c723, hub_utils/meltano_util.py:
-# MeltanoUtil._split_sentence_endings, _last_element, _capitalize and _clean_description.
+# hub-utils' description cleaner, restated from meltano/hub commit
+# 9d28b36a64bf1ba18d6b0dd6936d8f14d2eaa0ba, hub-utils/hub_utils/meltano_util.py (unchanged
+# since meltano/hub-utils commit 70a447bd3542814201b246c102346fc45854c723, before hub-utils
+# moved into the Hub's repository): MeltanoUtil._split_sentence_endings, _last_element,
+# _capitalize and _clean_description.
 # hub-utils applies it to every setting's description when it writes a definition.
 
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 import ast
 import email
 import importlib.metadata
+import importlib.util
 import itertools
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
 import tarfile
+import typing as t
 import zipfile
 from pathlib import Path
 
@@ -66,7 +69,7 @@ def test_wheel_metadata_is_complete(wheel: Path) -> None:
     assert any(n.endswith("licenses/LICENSE") for n in names)
     assert metadata["Requires-Python"] == ">=3.10"
     classifiers = metadata.get_all("Classifier")
-    for version in ("3.10", "3.11", "3.12", "3.13"):
+    for version in ("3.10", "3.11", "3.12", "3.13", "3.14"):
         assert f"Programming Language :: Python :: {version}" in classifiers
     urls = dict(u.split(", ", 1) for u in metadata.get_all("Project-URL"))
     assert {"Homepage", "Repository", "Issues", "Changelog"} <= set(urls)
@@ -80,19 +83,113 @@ def test_wheel_metadata_is_complete(wheel: Path) -> None:
     assert any(n.endswith("entry_points.txt") for n in names)
 
 
-def test_sdist_has_sources_tests_and_lock(dist: Path) -> None:
+@pytest.fixture(scope="module")
+def sdist_members(dist: Path) -> set[str]:
+    """The sdist's files, as paths inside its top folder."""
     (sdist,) = dist.glob("tap_pocket-*.tar.gz")
     with tarfile.open(sdist) as archive:
-        names = {n.split("/", 1)[1] for n in archive.getnames() if "/" in n}
-    assert {
-        "pyproject.toml",
+        return {m.name.split("/", 1)[1] for m in archive.getmembers() if m.isfile()}
+
+
+def tracked_files(*patterns: str) -> set[str]:
+    """The repository's files matching ``patterns`` (git ls-files), or unavailable."""
+    git = shutil.which("git")
+    if git is None or not (ROOT / ".git").exists():
+        unavailable("not a git checkout: the repository's file list is unknown")
+    command = [git, "-C", str(ROOT), "ls-files", "--", *patterns]
+    listed = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    return {name for name in listed.splitlines() if (ROOT / name).is_file()}
+
+
+#: The repository's own tooling and the tests of it: never in the sdist.
+NOT_SHIPPED = (
+    "uv.lock",
+    "bench/",
+    ".ci/",
+    ".github/",
+    ".pre-commit-config.yaml",
+    "package.json",
+    "package-lock.json",
+    "meltano.yml",
+    "hub/",
+    "scripts/",
+    "demo/queries/",
+    "tests/e2e/",
+    "tests/test_docs.py",
+    "tests/test_hub.py",
+    "tests/test_packaging.py",
+)
+
+
+def test_sdist_holds_the_package_its_tests_and_docs(sdist_members: set[str]) -> None:
+    shipped = tracked_files("tap_pocket", "pocket_emulator", "tests", "docs") | {
         "README.md",
-        "LICENSE",
         "CHANGELOG.md",
-        "uv.lock",
-        "tap_pocket/tap.py",
-        "tests/test_records.py",
-    } <= names
+        "LICENSE",
+        "pyproject.toml",
+        "demo/pocket.zip",  # the demo export, which tests read too
+    }
+    expected = {name for name in shipped if not name.startswith(NOT_SHIPPED)}
+    # hatchling adds PKG-INFO and the .gitignore it read.
+    assert sdist_members - expected == {"PKG-INFO", ".gitignore"}
+    assert expected <= sdist_members
+    assert {"tap_pocket/py.typed", "tests/fixtures/pages/corpus/LICENSE"} <= sdist_members
+    assert "tests/test_records.py" in sdist_members
+
+
+def test_the_sdists_tests_collect_from_the_sdist_alone(dist: Path, tmp_path: Path) -> None:
+    """Unpacked, the sdist's tests import the package and emulator from its own files."""
+    (sdist,) = dist.glob("tap_pocket-*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        archive.extractall(tmp_path, filter="data")
+    (unpacked,) = tmp_path.iterdir()
+    script = (
+        "import os, sys, pytest, tap_pocket, pocket_emulator\n"
+        "code = pytest.main(sys.argv[1:])\n"
+        "for module in (tap_pocket, pocket_emulator):\n"
+        "    assert module.__file__.startswith(os.getcwd()), module.__file__\n"
+        "sys.exit(code)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, "--collect-only", "-q", "-p", "no:cacheprovider"],
+        cwd=unpacked,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    collected = re.search(r"^(\d+) tests collected", result.stdout, re.MULTILINE)
+    assert collected, result.stdout[-1000:]
+    assert int(collected.group(1)) > 300
+
+
+def test_readme_on_pypi_links_only_to_absolute_urls(wheel: Path) -> None:
+    """PyPI shows README without the repository: a relative link or image there is broken."""
+    readme = wheel_metadata(wheel).get_payload()
+    assert isinstance(readme, str)
+    inline = re.findall(r"\]\(\s*<?([^)\s>]+)", readme)
+    references = re.findall(r"^\s*\[[^\]]+\]:\s*(\S+)", readme, re.MULTILINE)
+    html = re.findall(r"""(?:href|src)=["']([^"']+)""", readme)
+    targets = inline + references + html
+    assert len(targets) > 10, targets
+    assert [t for t in targets if not t.startswith(("https://", "http://"))] == []
+
+
+def test_twine_check_strict_passes_on_both_dists(dist: Path) -> None:
+    """What PyPI checks on upload, README rendered as PyPI renders Markdown."""
+    assert importlib.util.find_spec("comrak"), "readme-renderer[md] renders Markdown"
+    dists = sorted(str(p) for p in dist.glob("tap_pocket-*") if p.suffix in {".whl", ".gz"})
+    assert len(dists) == 2
+    result = subprocess.run(
+        [sys.executable, "-m", "twine", "check", "--strict", *dists],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("PASSED") == 2, result.stdout
 
 
 def wheel_metadata(wheel: Path) -> email.message.Message:
@@ -216,6 +313,72 @@ def clean_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return venv
 
 
+def test_parquet_and_faker_are_extras(wheel: Path) -> None:
+    """The default install leaves out pyarrow (170 MB) and Faker: each is an extra."""
+    metadata = wheel_metadata(wheel)
+    requirements = [Requirement(line) for line in metadata.get_all("Requires-Dist") or []]
+    default = [r for r in requirements if r.marker is None or "extra" not in str(r.marker)]
+    (sdk,) = [r for r in default if r.name == "singer-sdk"]
+    assert sdk.extras == {"msgspec"}
+    assert not {"pyarrow", "faker"} & {canonicalize_name(r.name) for r in default}
+    assert set(metadata.get_all("Provides-Extra") or []) == {"parquet", "faker"}
+    for extra in ("parquet", "faker"):
+        (needed,) = [r for r in requirements if r.marker and r.marker.evaluate({"extra": extra})]
+        assert (needed.name, needed.extras) == ("singer-sdk", {extra})
+
+
+def installed(venv: Path, module: str) -> bool:
+    """Whether ``module`` can be imported in ``venv``."""
+    check = f"import importlib.util, sys; sys.exit(importlib.util.find_spec({module!r}) is None)"
+    return subprocess.run([str(venv / "bin" / "python"), "-c", check], check=False).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("settings", "what", "extra"),
+    [
+        (
+            {"batch_config": {"encoding": {"format": "parquet", "compression": "gzip"}}},
+            "batch_config.encoding.format parquet",
+            "parquet",
+        ),
+        ({"stream_maps": {"items": {"title": "fake.name()"}}}, "stream_maps using `fake`", "faker"),
+        ({"faker_config": {"seed": 1}}, "faker_config", "faker"),
+    ],
+    ids=["parquet", "fake", "faker_config"],
+)
+def test_the_default_install_names_the_extra_a_setting_needs(
+    clean_venv: Path, tmp_path: Path, settings: dict[str, t.Any], what: str, extra: str
+) -> None:
+    message = f"{what} needs the {extra} extra, which is not installed: "
+    message += f"pip install 'tap-pocket[{extra}]'"
+    assert not installed(clean_venv, "pyarrow")
+    assert not installed(clean_venv, "faker")
+    export = ROOT / "tests" / "fixtures" / "export" / "wallabag_pocket_export_2025.csv"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_POCKET_")}
+
+    def run_tap(config: dict[str, t.Any]) -> subprocess.CompletedProcess[str]:
+        config_file = tmp_path / "config.json"
+        config_file.write_text(json.dumps(config))
+        return subprocess.run(
+            [str(clean_venv / "bin" / "tap-pocket"), "--config", str(config_file)],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=env,
+            timeout=120,
+        )
+
+    result = run_tap({"export_path": str(export), **settings})
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert [line for line in result.stderr.splitlines() if message in line]
+    assert "Traceback" not in result.stderr
+    # Without the setting, the same install runs.
+    plain = run_tap({"export_path": str(export)})
+    assert plain.returncode == 0, plain.stderr[-2000:]
+    assert parse_messages(plain.stdout).records["items"]
+
+
 def test_installed_wheel_runs_about_and_a_sync(
     clean_venv: Path, wheel: Path, tmp_path: Path
 ) -> None:
@@ -265,6 +428,7 @@ def meltano() -> str:
     return found
 
 
+@pytest.mark.e2e  # the real meltano CLI (dependency group e2e), as the e2e suite
 def test_meltano_adds_the_hub_definition(wheel: Path, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TAP_POCKET_", "MELTANO_"))}
     env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
@@ -318,3 +482,9 @@ def test_meltano_adds_the_hub_definition(wheel: Path, tmp_path: Path) -> None:
     records = messages.records["items"]
     assert records
     assert all(r["item_id"].startswith("u") for r in records)
+
+    # The Hub page's `usage` line that opts in to pages, as Meltano takes it.
+    (select_pages,) = re.findall(r"`(meltano select [^`]+)`", hub["usage"])
+    run(*shlex.split(select_pages)[1:], cwd=project)
+    selected = yaml.safe_load((project / "meltano.yml").read_text())
+    assert "pages.*" in selected["plugins"]["extractors"][0]["select"]

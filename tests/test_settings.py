@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
+import importlib.util
 import typing as t
+from pathlib import Path
 
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
-from singer_sdk.helpers.capabilities import EMIT_ACTIVATE_VERSION_CONFIG
+from singer_sdk.helpers.capabilities import (
+    BATCH_CONFIG,
+    EMIT_ACTIVATE_VERSION_CONFIG,
+    STREAM_MAPS_CONFIG,
+)
 
 from tap_pocket.settings import (
     DEFAULT_API_URL,
     DEFAULTS,
+    EXTRA_MODULES,
     SETTINGS_SCHEMA,
     api_url_error,
+    install_command,
+    missing_extra_errors,
     setting,
+    uses_fake,
 )
 from tap_pocket.tap import TapPocket
 
 from .conftest import run_cli
 
 if t.TYPE_CHECKING:
-    from pathlib import Path
-
     from pocket_emulator import PocketEmulator
 
 CREDENTIALS = {"consumer_key": "ck-123456-abcdef", "access_token": "at-secret-987654"}
@@ -154,7 +162,106 @@ def test_the_tap_validates_and_reports_the_settings_schema_without_changing_it()
 def test_the_sdks_activate_version_setting_is_listed_as_the_sdk_defines_it() -> None:
     """The SDK reads emit_activate_version_messages but does not list it in --about."""
     (name,) = EMIT_ACTIVATE_VERSION_CONFIG["properties"]
-    assert SETTINGS_SCHEMA["properties"][name] == EMIT_ACTIVATE_VERSION_CONFIG["properties"][name]
+    sdk = EMIT_ACTIVATE_VERSION_CONFIG["properties"][name]
+    ours = SETTINGS_SCHEMA["properties"][name]
+    assert {**ours, "title": sdk["title"]} == sdk  # the label in Title Case, as all others
+    assert ours["title"] == sdk["title"].replace(" messages", " Messages") != sdk["title"]
     assert DEFAULTS[name] is False
     tap = TapPocket(config={**CREDENTIALS, name: True}, parse_env_config=False)
     assert all(stream.emit_activate_version_messages for stream in tap.streams.values())
+
+
+def without_descriptions(schema: t.Any) -> t.Any:
+    if isinstance(schema, dict):
+        return {k: without_descriptions(v) for k, v in schema.items() if k != "description"}
+    return schema
+
+
+def descriptions(schema: dict[str, t.Any]) -> list[str]:
+    inner = [text for prop in schema.get("properties", {}).values() for text in descriptions(prop)]
+    return [schema["description"], *inner]
+
+
+def test_the_sdk_settings_that_need_an_extra_name_it() -> None:
+    """batch_config and faker_config as the SDK defines them, saying which extra they need."""
+    properties = SETTINGS_SCHEMA["properties"]
+    sdk_batch = BATCH_CONFIG["properties"]["batch_config"]
+    sdk_faker = STREAM_MAPS_CONFIG["properties"]["faker_config"]
+    assert without_descriptions(properties["batch_config"]) == without_descriptions(sdk_batch)
+    assert without_descriptions(properties["faker_config"]) == without_descriptions(sdk_faker)
+    encoding = properties["batch_config"]["properties"]["encoding"]["properties"]
+    assert "pip install 'tap-pocket[parquet]'" in encoding["format"]["description"]
+    faker_texts = descriptions(properties["faker_config"])
+    assert len(faker_texts) == 3
+    assert all("pip install 'tap-pocket[faker]'" in text for text in faker_texts)
+    # --about reports them so (the SDK adds its built-in settings only where missing).
+    TapPocket(config=CREDENTIALS, parse_env_config=False)
+    reported = TapPocket.config_jsonschema["properties"]
+    assert reported["batch_config"] == properties["batch_config"]
+    assert reported["faker_config"] == properties["faker_config"]
+
+
+def test_the_extras_are_pyprojects() -> None:
+    pyproject = (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text()
+    section = pyproject.split("[project.optional-dependencies]", 1)[1].split("\n[", 1)[0]
+    extras = {line.split(" = ")[0] for line in section.splitlines() if " = [" in line}
+    assert extras == set(EXTRA_MODULES)
+    for extra in EXTRA_MODULES:
+        assert f'{extra} = ["singer-sdk[{extra}]"]' in section
+        assert install_command(extra) == f"pip install 'tap-pocket[{extra}]'"
+
+
+@pytest.mark.parametrize(
+    ("stream_maps", "expected"),
+    [
+        ({"items": {"title": "fake.name()"}}, True),
+        ({"items": {"__filter__": "fake.pybool() and record['favorite']"}}, True),
+        ({"highlights": None, "items": {"title": "str(fake.pyint())"}}, True),
+        ({"items": {"title": "'fake'"}}, False),
+        ({"items": {"title": "record['fake']"}}, False),
+        ({"items": {"fake": "title"}}, False),  # a property named fake
+        ({"items": {"__alias__": "fake"}}, False),  # a stream named fake
+        ({"fake": {"__source__": "items", "__key_properties__": ["fake"]}}, False),
+        ({"items": {"title": "fake."}}, False),  # unreadable: the SDK says so
+        ({"items": None, "__else__": "__NULL__"}, False),
+        ({"items": {"title": "__NULL__"}}, False),
+        (None, False),
+        ("fake.name()", False),  # not a stream map: the schema check reports it
+    ],
+)
+def test_uses_fake_reads_the_expressions_only(stream_maps: t.Any, expected: bool) -> None:
+    assert uses_fake(stream_maps) is expected
+
+
+PARQUET_BATCHES = {"encoding": {"format": "parquet", "compression": "none"}}
+
+
+def test_settings_needing_an_installed_extra_pass() -> None:
+    """This environment has both extras (the dev group installs tap-pocket[parquet,faker])."""
+    for module in EXTRA_MODULES.values():
+        assert importlib.util.find_spec(module) is not None, module
+    config = {
+        "batch_config": PARQUET_BATCHES,
+        "faker_config": {"seed": 3},
+        "stream_maps": {"items": {"title": "fake.name()"}},
+    }
+    assert missing_extra_errors(config) == []
+
+
+def test_fake_in_stream_maps_works_with_the_faker_extra(tmp_path: Path) -> None:
+    export = Path(__file__).parent / "fixtures" / "export" / "wallabag_pocket_export_2025.csv"
+    config = {
+        "export_path": str(export),
+        "faker_config": {"seed": 7, "locale": "de_DE"},
+        "stream_maps": {"items": {"title": "fake.name()"}, "highlights": "__NULL__"},
+    }
+    first = run_cli(config=config, tmp_path=tmp_path)
+    assert first.returncode == 0, first.stderr
+    titles = [r["title"] for r in first.output.records["items"]]
+    plain = run_cli(config={"export_path": str(export)}, tmp_path=tmp_path)
+    assert len(titles) == len(plain.output.records["items"]) > 1
+    assert not set(titles) & {r.get("title") for r in plain.output.records["items"]}
+    assert (
+        run_cli(config=config, tmp_path=tmp_path).output.records["items"]
+        == (first.output.records["items"])
+    )  # seeded

@@ -230,10 +230,11 @@ def pocket() -> t.Iterator[Pocket]:
 
 @pytest.fixture(scope="session")
 def postgres_server() -> t.Iterator[t.Any]:
-    from .postgres import PostgresServer, PostgresUnavailable
+    from .postgres import ExternalPostgres, PostgresServer, PostgresUnavailable
 
     try:
-        server = PostgresServer().start()
+        # CI's service container when E2E_POSTGRES_URL names it, else a throwaway server.
+        server = ExternalPostgres.from_environment() or PostgresServer().start()
     except PostgresUnavailable as exc:
         unavailable(str(exc))
     try:

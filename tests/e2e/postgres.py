@@ -22,7 +22,9 @@ import socket
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit
 
 from typing_extensions import Self
 
@@ -74,6 +76,46 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+#: A running server to use instead of starting one: CI's PostgreSQL service container
+#: (.github/workflows/ci.yml), as ``postgresql://user:password@host:port/database``.
+EXTERNAL_URL_VARIABLE = "E2E_POSTGRES_URL"
+
+
+@dataclass(frozen=True)
+class ExternalPostgres:
+    """A PostgreSQL server someone else runs and stops, with what the tests ask of one."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+
+    @classmethod
+    def from_environment(cls) -> ExternalPostgres | None:
+        """The server :data:`EXTERNAL_URL_VARIABLE` names, or None when it is unset."""
+        url = os.environ.get(EXTERNAL_URL_VARIABLE, "").strip()
+        if not url:
+            return None
+        parts = urlsplit(url)
+        if parts.scheme not in {"postgres", "postgresql"} or not parts.hostname:
+            raise PostgresUnavailable(f"{EXTERNAL_URL_VARIABLE} is not a postgresql:// URL")
+        return cls(
+            host=parts.hostname,
+            port=parts.port or 5432,
+            user=unquote(parts.username or "postgres"),
+            password=unquote(parts.password or ""),
+        )
+
+    def url(self, database: str = "postgres") -> str:
+        credentials = quote(self.user, safe="")
+        if self.password:
+            credentials += ":" + quote(self.password, safe="")
+        return f"postgresql://{credentials}@{self.host}:{self.port}/{database}"
+
+    def stop(self) -> None:
+        """Nothing to stop: the server is not ours."""
 
 
 class PostgresServer:

@@ -60,7 +60,7 @@ def test_extractor_matches_the_tap_about_output() -> None:
         "auth": {"args": "auth", "description": tap["commands"]["auth"]["description"]}
     }
     assert tap["namespace"] == "tap_pocket"
-    assert tap["pip_url"] == "-e ."
+    assert tap["pip_url"] == "-e .[parquet,faker]"  # every setting works here
     assert tap["executable"] == "tap-pocket"
     assert tap["select"] == ["items.*", "highlights.*"]
 
