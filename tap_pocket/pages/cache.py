@@ -303,6 +303,12 @@ def _open(path: Path) -> sqlite3.Connection:
         raise UnusableError(f"cannot be read ({exc.strerror or exc})") from exc
     version = _identify(path, info)
     try:
+        # Before SQLite opens it: a file it may only read, it would open read-only and
+        # leave side files (-wal, -shm) it cannot remove next to it.
+        os.close(os.open(path, os.O_RDWR))
+    except OSError as exc:
+        raise UnusableError(f"cannot be written ({exc.strerror or exc})") from exc
+    try:
         db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
     except sqlite3.Error as exc:
         raise UnusableError(f"cannot be opened ({exc})") from exc
