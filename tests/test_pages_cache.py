@@ -24,11 +24,12 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
+from pocket_emulator import Account, FakeClock, PocketEmulator
 from tap_pocket.pages.cache import APPLICATION_ID, SCHEMA_VERSION, PageCache
 from tap_pocket.pages.policy import DAY, HOUR, iso
 from tap_pocket.rows import Page
 
-from .conftest import CliResult, run_cli
+from .conftest import CLOCK_START, CliResult, config_for, run_cli
 from .support import unavailable, warning_lines
 from .test_pages import selecting
 from .test_pages_site import ARTICLES, LocalSite
@@ -223,6 +224,50 @@ def test_a_kept_page_whose_refresh_fails_stays_the_row(tmp_path: Path, site: Loc
     assert (row["error"], row["attempts"], row["first_failed_at"]) == (None, 3, None)
     assert row["fetched_at"] != good["fetched_at"]
     back.counts(ok=1, dead=1, retrying=0)
+
+
+def test_the_api_path_keeps_and_retries_the_same_way(tmp_path: Path, site: LocalSite) -> None:
+    """On the API path: an unusable cache is one warning; passing failures are retried."""
+    account = Account(FakeClock(start=CLOCK_START))
+    down, article = f"{site.base()}/down/api", f"{site.base()}/article/{ARTICLE}"
+    ids = [account.add_item(url, title=url) for url in (down, article)]
+    for item_id in ids:
+        account.add_highlight(item_id, "a quote")
+    site.down.add("api")
+    bad = tmp_path / "garbage.sqlite3"
+    bad.write_bytes(b"garbage " * 100)
+    with PocketEmulator(account) as emulator:
+        config = config_for(
+            emulator, fetch_private_addresses=True, wayback_api_url=site.wayback_url
+        )
+        catalog = tmp_path / "catalog.json"
+        catalog.write_text(json.dumps(selecting(config, "items", "highlights", "pages")))
+
+        def run(cache: Path, clock: float) -> Run:
+            result = run_cli(
+                "--catalog", str(catalog), config={**config, "fetch_cache_path": str(cache)},
+                tmp_path=tmp_path, clock=clock,
+            )  # fmt: skip
+            assert result.returncode == 0, result.stderr
+            return Run(result, [], site.base())
+
+        unusable = run(bad, T0)
+        assert len(unusable.items) == len(unusable.highlights) == 2
+        assert unusable.rows[article]["title"]
+        assert len(unusable.warnings) == 1
+        assert f"not using the page cache {bad}: it is not a SQLite" in unusable.warnings[0]
+        assert bad.read_bytes() == b"garbage " * 100
+
+        cache = tmp_path / "cache" / "pages.sqlite3"
+        first = run(cache, T0)
+        again = run(cache, T0 + 600)
+    assert (first.rows[down]["attempts"], again.rows[down]["attempts"]) == (1, 2)
+    assert again.rows[down]["first_failed_at"] == iso(T0)
+    assert (first.rows[article]["attempts"], again.rows[article]["attempts"]) == (1, 1)
+    assert site.paths().count("/down/api") == 3  # each run tried it
+    assert site.paths().count(f"/article/{ARTICLE}") == 2  # the third run from the cache
+    assert not [path for path in site.paths() if path.startswith("/wayback/")]
+    again.counts(ok=1, retrying=1, cached=1)
 
 
 # -- item 7: what the Wayback lookup receives, and what of its answer is used ----------------
