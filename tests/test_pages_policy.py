@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 import typing as t
 
+import msgspec
 import pytest
 
 from tap_pocket.pages import outcomes, policy
@@ -50,7 +51,8 @@ def test_dead_after_three_failed_runs_over_three_days(
 
 
 def run(history: History | None, page: Page, now: float) -> tuple[History, Page]:
-    return policy.settle(history, page, now)
+    """The policy's settle of ``page`` answered at ``now`` (its fetched_at, as the fetcher sets)."""
+    return policy.settle(history, msgspec.structs.replace(page, fetched_at=policy.iso(now)), now)
 
 
 def test_a_definite_answer_is_kept_for_refresh_days() -> None:
@@ -58,7 +60,7 @@ def test_a_definite_answer_is_kept_for_refresh_days() -> None:
     assert (row.attempts, row.first_failed_at) == (1, None)
     assert history == History(kept=row, kept_at=T0)
     assert not policy.due(history, 30, T0 + 30 * DAY)
-    assert policy.shown(history, T0 + DAY) == row
+    assert policy.shown(history) == row
     assert policy.due(history, 30, T0 + 30 * DAY + 1)
     assert policy.due(history, 0, T0)  # fetch_refresh_days 0: every run
     assert not policy.dead_if_failing(history, T0 + 31 * DAY)  # no failure yet
@@ -67,35 +69,39 @@ def test_a_definite_answer_is_kept_for_refresh_days() -> None:
 def test_passing_failures_retried_with_growing_intervals_then_dead() -> None:
     history, row = run(None, answer("timeout"), T0)
     assert (row.error, row.attempts, row.first_failed_at) == ("timeout", 1, policy.iso(T0))
-    assert policy.retrying(row, T0)
+    assert policy.retrying(row)
     # After the first failure: the next run, whenever it is.
     assert policy.due(history, 30, T0 + 1)
     history, row = run(history, answer("connection"), T0 + 600)
     assert (row.error, row.attempts, row.first_failed_at) == ("connection", 2, policy.iso(T0))
     # After the second: 6 hours; until then the row comes from the cache.
     assert not policy.due(history, 30, T0 + 600 + 6 * HOUR - 1)
-    assert policy.shown(history, T0 + HOUR) == row
+    assert policy.shown(history) == row
     assert policy.due(history, 30, T0 + 600 + 6 * HOUR)
     assert not policy.dead_if_failing(history, T0 + 7 * HOUR)  # 3 runs, but within hours
     history, row = run(history, answer("timeout"), T0 + 7 * HOUR)
     assert row.attempts == 3
-    assert policy.retrying(row, T0 + 7 * HOUR)
+    assert policy.retrying(row)
     assert outcomes.tally(row.error, retrying=True) == "retrying"
     # After the third: a day; after the fourth: 3 days.
     assert not policy.due(history, 30, T0 + 31 * HOUR - 1)
     history, row = run(history, answer("timeout"), T0 + 31 * HOUR)
     assert not policy.due(history, 30, T0 + 103 * HOUR - 1)
+    # Waiting, the verdict stays that of the last try (4 runs over 31 hours): no death
+    # without a failed try to prove it.
+    assert policy.tally(policy.shown(history)) == "retrying"
+    assert not policy.dead_if_failing(history, T0 + 71 * HOUR)
     # The fifth try comes after more than 3 days of failures: if it fails, the link is dead.
     assert policy.dead_if_failing(history, T0 + 103 * HOUR)
     history, row = run(
         history, answer("timeout", archived_url="http://web.archive.org/x"), T0 + 103 * HOUR
     )
     assert (row.attempts, row.first_failed_at) == (5, policy.iso(T0))
-    assert not policy.retrying(row, T0 + 103 * HOUR)
-    assert policy.tally(row, T0 + 103 * HOUR) == "dead"
+    assert not policy.retrying(row)
+    assert policy.tally(row) == "dead"
     # Then weekly, and the dead row (with its archived copy) comes from the cache meanwhile.
     assert not policy.due(history, 30, T0 + 103 * HOUR + 7 * DAY - 1)
-    assert policy.shown(history, T0 + 104 * HOUR) == row
+    assert policy.shown(history) == row
     # An answer at last: attempts counts the runs it took; the failures are over.
     history, row = run(history, answer(title="Back"), T0 + 103 * HOUR + 7 * DAY)
     assert (row.error, row.attempts, row.first_failed_at) == (None, 6, None)
@@ -110,13 +116,13 @@ def test_a_kept_page_is_shown_while_its_refresh_fails_until_the_failures_persist
     # The page, not a bare failure row: attempts and first_failed_at note the failing refresh.
     assert (row.title, row.text, row.error, row.http_status) == ("Kept", "the text", None, None)
     assert (row.attempts, row.first_failed_at) == (1, policy.iso(later))
-    assert policy.tally(row, later) == "retrying"
+    assert policy.tally(row) == "retrying"
     for hours in (1, 8, 32):
         history, row = run(history, answer("timeout"), later + hours * HOUR)
         assert row.title == "Kept"
     history, row = run(history, answer("timeout"), later + 4 * DAY)
     assert (row.error, row.title, row.attempts) == ("timeout", None, 5)  # dead now
-    assert policy.tally(row, later + 4 * DAY) == "dead"
+    assert policy.tally(row) == "dead"
     assert history.kept == page  # the page is still kept, should the link come back
 
 
@@ -131,7 +137,7 @@ def test_every_code_is_kept_or_retried_by_its_kind(outcome: outcomes.Outcome) ->
         assert history.kept is None
         assert (history.failures, row.attempts) == (1, 1)
         assert policy.due(history, 30, T0 + 1)
-    tally = policy.tally(row, T0)
+    tally = policy.tally(row)
     if outcome.kind == "passing":
         assert tally == "retrying"  # never dead on a first failure
     elif outcome.dead:

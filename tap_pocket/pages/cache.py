@@ -141,7 +141,7 @@ class PageCache:
             elif policy.due(history, refresh_days, now):
                 fetch.append(replace(link, dead_if_failing=policy.dead_if_failing(history, now)))
             else:
-                cached[link.url] = policy.shown(history, now)
+                cached[link.url] = policy.shown(history)
         return Plan(cached, fetch)
 
     def settle(self, page: Page, now: float) -> Page:

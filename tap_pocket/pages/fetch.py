@@ -34,6 +34,7 @@ import httpcore
 import httpx
 from typing_extensions import override
 
+from tap_pocket.pages import policy
 from tap_pocket.pages.extract import HTML_TYPES, extract, looks_like_html
 from tap_pocket.pages.outcomes import is_dead
 from tap_pocket.pages.robots import ROBOTS_MAX_BYTES, NoRobotsFile, RobotsRules, RobotsStore
@@ -186,7 +187,8 @@ def error_code(exc: BaseException) -> str:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    # The pages' clock (tests set it to run days apart): the cache's policy compares it.
+    return datetime.fromtimestamp(policy.clock(), timezone.utc).isoformat()
 
 
 def _retry_after(value: str | None, attempt: int) -> float:

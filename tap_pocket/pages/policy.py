@@ -10,8 +10,10 @@ keeps the histories. The kinds of answer are :mod:`tap_pocket.pages.outcomes`' v
   :data:`RETRY_DELAYS` (6 hours, 1 day, 3 days, then every 7 days), and never later than
   ``fetch_refresh_days`` says.
 - A link whose passing failures **persist** counts as dead: :data:`DEAD_AFTER_RUNS` runs
-  have failed with no answer between them, and the first of them was at least
-  :data:`DEAD_AFTER_DAYS` days ago. Only then is its archived copy looked up.
+  have failed with no answer between them, the last at least :data:`DEAD_AFTER_DAYS` days
+  after the first. Only then is its archived copy looked up. The verdict is the row's own
+  (:func:`failure_persisted`): ``attempts`` >= 3 and ``fetched_at`` (the last failed try)
+  at least 3 days after ``first_failed_at`` (the first one's), so a query can tell it too.
 - While a link that had an answer fails passingly, that answer is still its row (with
   ``attempts`` and ``first_failed_at`` saying a refresh is failing): a page that timed out
   once is not replaced by a bare ``timeout`` row in the user's tables. Once the failures
@@ -43,7 +45,7 @@ DEAD_AFTER_DAYS = 3
 
 
 def clock() -> float:
-    """Now, in unix seconds: the time every decision of a run is taken at.
+    """Now, in unix seconds: the time of the pages' decisions and of their ``fetched_at``.
 
     The one place the stream reads the time from, so that tests can run the tap days
     apart without waiting (tests/conftest.py ``run_cli(clock=...)``).
@@ -72,9 +74,16 @@ def retry_delay(failures: int, refresh_days: float) -> float:
     return min(delay, max(refresh_days, 0.0) * DAY)
 
 
-def persisted(failures: int, first_failed_at: float, now: float) -> bool:
-    """Whether passing failures that began at ``first_failed_at`` make the link dead."""
-    return failures >= DEAD_AFTER_RUNS and now - first_failed_at >= DEAD_AFTER_DAYS * DAY
+def persisted(failures: int, first_failed_at: float, last_failed_at: float) -> bool:
+    """Whether ``failures`` failed runs from ``first_failed_at`` to ``last_failed_at`` are death."""
+    span = last_failed_at - first_failed_at
+    return failures >= DEAD_AFTER_RUNS and span >= DEAD_AFTER_DAYS * DAY
+
+
+def failure_persisted(row: Page) -> bool:
+    """The row's own verdict: its failures have persisted (``fetched_at``: the last try)."""
+    first, last = _moment(row.first_failed_at), _moment(row.fetched_at)
+    return first is not None and last is not None and persisted(row.attempts or 0, first, last)
 
 
 def due(history: History, refresh_days: float, now: float) -> bool:
@@ -91,25 +100,24 @@ def due(history: History, refresh_days: float, now: float) -> bool:
 
 
 def dead_if_failing(history: History, now: float) -> bool:
-    """Whether one more passing failure, now, would make the link dead."""
+    """Whether one more failed try, now, would make the link dead."""
     first = history.first_failed_at
     return (
         bool(history.failures) and first is not None and persisted(history.failures + 1, first, now)
     )
 
 
-def shown(history: History, now: float) -> Page:
+def shown(history: History) -> Page:
     """The row of a link not fetched this run (or just failed): see the module docstring."""
-    first = history.first_failed_at
-    if not history.failures or first is None:
+    failed = history.failed
+    if not history.failures or failed is None:
         assert history.kept is not None  # noqa: S101 - a history holds an answer or a failure
         return history.kept
-    if history.kept is not None and not persisted(history.failures, first, now):
+    if history.kept is not None and not failure_persisted(failed):
         return msgspec.structs.replace(
-            history.kept, attempts=history.failures, first_failed_at=iso(first)
+            history.kept, attempts=failed.attempts, first_failed_at=failed.first_failed_at
         )
-    assert history.failed is not None  # noqa: S101 - stored with every failure
-    return history.failed
+    return failed
 
 
 def settle(history: History | None, page: Page, now: float) -> tuple[History, Page]:
@@ -119,10 +127,10 @@ def settle(history: History | None, page: Page, now: float) -> tuple[History, Pa
         row = msgspec.structs.replace(page, attempts=before.failures + 1, first_failed_at=None)
         return History(kept=row, kept_at=now), row
     failures = before.failures + 1
-    # Whole seconds: the row's first_failed_at reads back as exactly this moment.
-    first = (
-        before.first_failed_at if before.failures and before.first_failed_at else float(int(now))
-    )
+    first = before.first_failed_at
+    if not before.failures or first is None:
+        # The first failed try's fetched_at, in whole seconds (it reads back exactly).
+        first = float(int(_moment(page.fetched_at) or now))
     failed = msgspec.structs.replace(page, attempts=failures, first_failed_at=iso(first))
     after = History(
         kept=before.kept,
@@ -132,25 +140,29 @@ def settle(history: History | None, page: Page, now: float) -> tuple[History, Pa
         last_failed_at=now,
         failed=failed,
     )
-    return after, shown(after, now)
+    return after, shown(after)
 
 
-def retrying(row: Page, now: float) -> bool:
+def retrying(row: Page) -> bool:
     """Whether ``row``'s link has passing failures that have not persisted (yet)."""
-    if row.first_failed_at is None:
-        return False
-    try:
-        first = datetime.fromisoformat(row.first_failed_at).timestamp()
-    except ValueError:
-        return False
-    return not persisted(row.attempts or 0, first, now)
+    return row.first_failed_at is not None and not failure_persisted(row)
 
 
-def tally(row: Page, now: float) -> outcomes.Tally:
+def tally(row: Page) -> outcomes.Tally:
     """Which count of the closing summary ``row`` adds to."""
-    return outcomes.tally(row.error, retrying=retrying(row, now))
+    return outcomes.tally(row.error, retrying=retrying(row))
 
 
 def iso(moment: float) -> str:
     """Unix seconds as the rows' ISO 8601 UTC text."""
     return datetime.fromtimestamp(moment, timezone.utc).isoformat()
+
+
+def _moment(text: str | None) -> float | None:
+    """A row's ISO 8601 text as unix seconds; None when absent or unreadable."""
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return None

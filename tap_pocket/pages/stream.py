@@ -143,7 +143,7 @@ class _PagesStream(DirectRecordsStream):
         assert self._fetcher is not None  # noqa: S101 - opened before any row
         stats = self._fetcher.stats
         stats.done += 1
-        tally = policy.tally(page, policy.clock())
+        tally = policy.tally(page)
         self._tallies[tally] += 1
         if tally == "ok" and page.final_url and page.final_url != page.url:
             stats.redirected += 1
