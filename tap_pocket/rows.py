@@ -227,7 +227,7 @@ class Page(msgspec.Struct, gc=False):
                 "Runs that tried this link since its last answer: for an answer, the run "
                 "that got it plus the failed runs just before (1: the first try); while "
                 "first_failed_at is set, the runs that failed since (null: fetched by "
-                "tap-pocket 0.1)"
+                "an earlier build)"
             )
         ),
     ] = None

@@ -252,9 +252,9 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         default=30,
         title="Fetch Refresh Days",
         description=(
-            "Pages stream: a definite answer (a page, a 404, a refusal...) fetched within "
-            "this many days is emitted from the cache without a request; 0 fetches every "
-            "link again. Passing failures (timeouts, 5xx...) are retried sooner."
+            "Pages stream: a definite answer (a page, a 404, a `robots.txt` refusal) fetched "
+            "within this many days is emitted from the cache without a request; 0 fetches "
+            "every link again. Passing failures (a timeout, a 5xx) are retried sooner."
         ),
     ),
     th.Property(

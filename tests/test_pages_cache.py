@@ -542,11 +542,11 @@ def test_side_files_are_private_too(tmp_path: Path) -> None:
     )
 
 
-# -- item 8: tap-pocket 0.1's unversioned cache, migrated ------------------------------------
+# -- item 8: the unversioned cache of earlier builds (schema 1), migrated --------------------
 
 
 def v1_cache_module() -> t.Any:
-    """tap-pocket 0.1's cache module (tests/fixtures/pages/cache_v1.py)."""
+    """The schema 1 cache module, as it was (tests/fixtures/pages/cache_v1.py)."""
     path = Path(__file__).parent / "fixtures" / "pages" / "cache_v1.py"
     spec = importlib.util.spec_from_file_location("cache_v1", path)
     assert spec is not None
@@ -559,11 +559,11 @@ def v1_cache_module() -> t.Any:
 def test_a_v1_cache_is_migrated(tmp_path: Path, site: LocalSite) -> None:
     base = site.base()
     kept = {
-        f"{base}/article/{ARTICLE}": Page(item_id="1", title="Kept by 0.1", text="Its text"),
+        f"{base}/article/{ARTICLE}": Page(item_id="1", title="Kept by schema 1", text="Its text"),
         f"{base}/status/404": Page(item_id="2", http_status=404, error="http_error"),
         f"{base}/doc.pdf": Page(item_id="3", http_status=200, error="not_html"),
     }
-    dropped = {  # what 0.1 kept although it may have been passing: fetched again
+    dropped = {  # kept by schema 1 although it may have been passing: fetched again
         f"{base}/down/a": Page(item_id="4", error="timeout"),
         f"{base}/down/b": Page(item_id="5", error="connection"),
         f"{base}/down/c": Page(item_id="6", http_status=503, error="http_error"),
@@ -580,14 +580,14 @@ def test_a_v1_cache_is_migrated(tmp_path: Path, site: LocalSite) -> None:
         v1.close()
     finally:
         os.umask(old)
-    assert stat.S_IMODE(tap.cache.stat().st_mode) == 0o644  # 0.1 left it readable by all
+    assert stat.S_IMODE(tap.cache.stat().st_mode) == 0o644  # schema 1 left it readable by all
 
     run = tap.run()
     assert run.warnings == []
     assert sorted(run.fetched) == sorted(dropped)
     assert "/robots.txt" not in site.paths()  # the robots.txt answer was kept, too
-    assert run.rows[f"{base}/article/{ARTICLE}"]["title"] == "Kept by 0.1"
-    assert run.rows[f"{base}/article/{ARTICLE}"]["attempts"] is None  # not known from 0.1
+    assert run.rows[f"{base}/article/{ARTICLE}"]["title"] == "Kept by schema 1"
+    assert run.rows[f"{base}/article/{ARTICLE}"]["attempts"] is None  # not known from schema 1
     assert run.rows[f"{base}/status/404"]["error"] == "http_error"
     assert {run.rows[url]["error"] for url in dropped} == {None}  # /down/ answers now
     assert {run.rows[url]["attempts"] for url in dropped} == {1}

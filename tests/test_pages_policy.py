@@ -16,6 +16,9 @@ from tap_pocket.pages.policy import DAY, HOUR, History
 from tap_pocket.pages.safety import is_public
 from tap_pocket.pages.wayback import is_internal_host, lookup_url, snapshot_url
 from tap_pocket.rows import Page
+from tests.doc_pages import pages_queries
+
+from .support import unavailable
 
 T0 = 1_700_000_000.0
 ARCHIVE = "https://archive.org/wayback/available"
@@ -334,3 +337,67 @@ def test_snapshot_url_only_on_the_archive_host(api: str, snapshot: str, kept: bo
 )
 def test_public_addresses_strict(address: str, public: bool) -> None:
     assert is_public(ipaddress.ip_address(address)) is public
+
+
+# -- the docs' dead-links query gives the policy's verdict ----------------------------------
+
+
+def settled(item_id: str, answers: list[tuple[float, str | None]]) -> Page:
+    """The row of a link that gave ``answers`` ((hours after T0, error), one per run)."""
+    history = None
+    row = answer()
+    for hours, error in answers:
+        page = answer(error, title="A page" if error is None else None)
+        history, row = run(history, page, T0 + hours * HOUR)
+    return msgspec.structs.replace(row, item_id=item_id)
+
+
+@pytest.mark.parametrize("column_type", ["VARCHAR", "TIMESTAMPTZ"])
+def test_the_docs_dead_links_query_gives_the_policy_verdict(column_type: str) -> None:
+    """A loader may type fetched_at as text or as a timestamp: the query reads both."""
+    try:
+        import duckdb
+    except ImportError:
+        unavailable("duckdb is not installed (the e2e dependency group)")
+    persisting = [(0, "timeout"), (1, "timeout"), (7, "timeout"), (31, "timeout"), (103, "timeout")]
+    rows = [
+        settled("404", [(0, "http_error")]),
+        settled("first timeout", [(0, "timeout")]),
+        settled("hours of 503", [(0, "server_error"), (1, "server_error"), (7, "server_error")]),
+        settled("days of timeouts", persisting),
+        settled(
+            "2.5 days of timeouts", [(0, "timeout"), (1, "timeout"), (7, "timeout"), (60, "tls")]
+        ),
+        settled("two timeouts, days apart", [(0, "timeout"), (120, "timeout")]),
+        settled("days of resets", [(h, "connection") for h, _ in persisting]),
+        settled("days of 429", [(h, "rate_limited") for h, _ in persisting]),
+        settled("days cut short", [(h, "truncated") for h, _ in persisting]),
+        settled("page, refresh failing", [(0, None), (31 * 24, "timeout"), (31 * 24 + 1, "tls")]),
+        settled("page", [(0, None)]),
+        settled("robots", [(0, "robots")]),
+    ]
+    _, dead_links = pages_queries()
+    db = duckdb.connect()
+    db.execute("CREATE TABLE items (item_id VARCHAR, given_url VARCHAR)")
+    db.execute(
+        "CREATE TABLE pages (item_id VARCHAR, http_status BIGINT, error VARCHAR, "
+        f"archived_url VARCHAR, attempts BIGINT, fetched_at {column_type}, "
+        f"first_failed_at {column_type})"
+    )
+    for row in rows:
+        db.execute("INSERT INTO items VALUES (?, ?)", (row.item_id, row.url))
+        db.execute(
+            "INSERT INTO pages VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                row.item_id,
+                row.http_status,
+                row.error,
+                row.archived_url,
+                row.attempts,
+                row.fetched_at,
+                row.first_failed_at,
+            ),
+        )
+    found = {item_id for item_id, *_ in db.execute(dead_links).fetchall()}
+    assert found == {row.item_id for row in rows if policy.tally(row) == "dead"}
+    assert found == {"404", "days of timeouts", "days of resets"}

@@ -13,8 +13,8 @@ The cache can never stop a run, nor touch a file that is not its own:
 - a new file is built under a temporary name and linked into place complete, so the path
   is either absent or a whole cache;
 - a file is ours when its SQLite ``application_id`` is :data:`APPLICATION_ID`, or when it
-  is exactly the unversioned cache of tap-pocket 0.1 (tables ``pages(url, stored_at,
-  row)`` and ``robots``), which is migrated. Anything else (an empty file, another
+  is exactly the unversioned cache of earlier development builds (tables ``pages(url,
+  stored_at, row)`` and ``robots``), which is migrated. Anything else (an empty file, another
   application's database, garbage, a cache from a newer tap-pocket) is only read, with
   SQLite's ``immutable`` flag (no lock, no side file), to tell what it is;
 - a cache that cannot be used (that, or one that cannot be read or written) gives one
@@ -53,7 +53,7 @@ _T = t.TypeVar("_T")
 
 #: SQLite ``application_id`` of a tap-pocket page cache: "tPkt".
 APPLICATION_ID = int.from_bytes(b"tPkt", "big")
-#: SQLite ``user_version`` of the cache's schema. 1 is tap-pocket 0.1's unversioned file.
+#: SQLite ``user_version`` of the cache's schema. 1 is the unversioned file of earlier builds.
 SCHEMA_VERSION = 2
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -68,7 +68,7 @@ _PAGES_V2 = (
     "failed BLOB)"  # the last passing failure's row (JSON)
 )
 _ROBOTS = "CREATE TABLE robots (origin TEXT PRIMARY KEY, stored_at REAL NOT NULL, body TEXT)"
-#: The tables of tap-pocket 0.1's cache, as SQLite keeps their statements.
+#: The tables of the unversioned (schema 1) cache, as SQLite keeps their statements.
 _V1_TABLES = {
     "pages": "CREATE TABLE pages "
     "(url TEXT PRIMARY KEY, stored_at REAL NOT NULL, row BLOB NOT NULL)",
@@ -434,7 +434,7 @@ def _check_sqlite_file(path: Path, info: os.stat_result) -> None:
 
 
 def _v1_shape(entries: list[tuple[str, str, str | None]]) -> bool:
-    """Whether a database's ``sqlite_master`` is exactly that of tap-pocket 0.1's cache."""
+    """Whether a database's ``sqlite_master`` is exactly the unversioned (schema 1) cache's."""
     tables = {name: sql for kind, name, sql in entries if kind == "table"}
     others = [name for kind, name, _ in entries if kind != "table"]
     return (
@@ -445,13 +445,13 @@ def _v1_shape(entries: list[tuple[str, str, str | None]]) -> bool:
 
 
 def _migrate_v1(db: sqlite3.Connection, path: Path) -> None:
-    """tap-pocket 0.1's cache to schema 2, in one transaction.
+    """The unversioned (schema 1) cache to schema 2, in one transaction.
 
-    0.1 kept every answer for fetch_refresh_days, passing failures included. Its
+    Schema 1 kept every answer for fetch_refresh_days, passing failures included. Its
     definite answers are kept (their age with them); what may have been passing (a
     timeout, a reset, TLS, any DNS failure, a 5xx or 429, an "ok" row with nothing read,
-    which 0.1 gave when extraction failed) is dropped: those links are fetched again.
-    The file, readable by others as 0.1 created it, is made 0600.
+    which those builds gave when extraction failed) is dropped: those links are fetched again.
+    The file, readable by others as those builds created it, is made 0600.
     """
     db.execute("BEGIN IMMEDIATE")
     db.execute("ALTER TABLE pages RENAME TO pages_v1")
@@ -483,7 +483,7 @@ _TOO_MANY_REQUESTS = 429
 
 
 def _v1_definite(page: Page) -> bool:
-    """Whether a 0.1 row is an answer that 0.2 would keep (see :func:`_migrate_v1`)."""
+    """Whether a schema 1 row is an answer that schema 2 keeps (see :func:`_migrate_v1`)."""
     if page.error is None:
         return bool(page.title or page.text)
     if page.error == "http_error":
