@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import importlib.util
 import json
 import os
 import re
@@ -30,7 +29,7 @@ from tap_pocket.pages.policy import DAY, HOUR, iso
 from tap_pocket.rows import Page
 
 from .conftest import CLOCK_START, CliResult, config_for, run_cli
-from .support import unavailable, warning_lines
+from .support import load_module, unavailable, warning_lines
 from .test_pages import selecting
 from .test_pages_site import ARTICLES, LocalSite
 
@@ -363,7 +362,7 @@ def damaged_cache(path: Path) -> None:
         file.write(b"\xa5" * (size - 4096))
 
 
-BAD_CACHES: dict[str, tuple[t.Callable[[Path], None], str]] = {
+BAD_CACHES: dict[str, tuple[t.Callable[[Path], object], str]] = {
     "garbage": (
         lambda p: p.write_bytes(b"not a database at all\n" * 300),
         "is not a SQLite database",
@@ -436,7 +435,7 @@ def read_only_cache(path: Path) -> None:
     path.chmod(0o400)
 
 
-LOCKED_CACHES: dict[str, tuple[t.Callable[[Path], None], str]] = {
+LOCKED_CACHES: dict[str, tuple[t.Callable[[Path], object], str]] = {
     "unreadable file": (unreadable_cache, "cannot be read (Permission denied)"),
     "read-only file": (
         read_only_cache,
@@ -545,17 +544,6 @@ def test_side_files_are_private_too(tmp_path: Path) -> None:
 # -- item 8: the unversioned cache of earlier builds (schema 1), migrated --------------------
 
 
-def v1_cache_module() -> t.Any:
-    """The schema 1 cache module, as it was (tests/fixtures/pages/cache_v1.py)."""
-    path = Path(__file__).parent / "fixtures" / "pages" / "cache_v1.py"
-    spec = importlib.util.spec_from_file_location("cache_v1", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_a_v1_cache_is_migrated(tmp_path: Path, site: LocalSite) -> None:
     base = site.base()
     kept = {
@@ -573,7 +561,10 @@ def test_a_v1_cache_is_migrated(tmp_path: Path, site: LocalSite) -> None:
     tap = Tap(tmp_path, site, [*kept, *dropped])
     old = os.umask(0o022)  # as most users have it
     try:
-        v1 = v1_cache_module().PageCache(tap.cache)
+        # The schema 1 cache module as it was (tests/fixtures/pages/cache_v1.py).
+        v1 = load_module(Path(__file__).parent / "fixtures" / "pages" / "cache_v1.py").PageCache(
+            tap.cache
+        )
         for url, page in {**kept, **dropped}.items():
             v1.store(Page(**{**_fields(page), "url": url}))
         v1.store_robots(base, "User-agent: *\nDisallow: /private/\n")

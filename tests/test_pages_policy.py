@@ -20,6 +20,9 @@ from tests.doc_pages import pages_queries
 
 from .support import unavailable
 
+if t.TYPE_CHECKING:
+    from collections.abc import Sequence
+
 T0 = 1_700_000_000.0
 ARCHIVE = "https://archive.org/wayback/available"
 URL = "https://example.org/a"
@@ -342,7 +345,7 @@ def test_public_addresses_strict(address: str, public: bool) -> None:
 # -- the docs' dead-links query gives the policy's verdict ----------------------------------
 
 
-def settled(item_id: str, answers: list[tuple[float, str | None]]) -> Page:
+def settled(item_id: str, answers: Sequence[tuple[float, str | None]]) -> Page:
     """The row of a link that gave ``answers`` ((hours after T0, error), one per run)."""
     history = None
     row = answer()
