@@ -116,6 +116,8 @@ class PageCache:
             self._db = _open(path)
         except UnusableError as exc:
             self._give_up(str(exc))
+        except (OSError, sqlite3.Error) as exc:  # what the checks above did not foresee
+            self._give_up(f"cannot be used ({exc})")
         else:
             # Closed by close() at the end of a run; a run that stops early (an error, a
             # test that syncs in-process) closes it when the cache is collected.
