@@ -222,11 +222,24 @@ class Page(msgspec.Struct, gc=False):
     error: Annotated[str | None, Meta(description=outcomes.describe())] = None
     attempts: Annotated[
         Integer,
-        Meta(description="Runs that have tried this link (null: not fetched by this version)"),
+        Meta(
+            description=(
+                "Runs that tried this link since its last answer: for an answer, the run "
+                "that got it plus the failed runs just before (1: the first try); while "
+                "first_failed_at is set, the runs that failed since (null: fetched by "
+                "an earlier build)"
+            )
+        ),
     ] = None
     first_failed_at: Annotated[
         Moment,
-        Meta(description="When the passing failures still unresolved began (null if none)"),
+        Meta(
+            description=(
+                "When this link's passing failures (timeout, reset, 5xx...) began, while "
+                "they last; with error null, the row is the last good page and its refresh "
+                "is failing (null: no unresolved failure)"
+            )
+        ),
     ] = None
 
 

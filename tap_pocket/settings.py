@@ -241,8 +241,9 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         th.StringType(min_length=1),
         title="Fetch Cache Path",
         description=(
-            "Pages stream: the SQLite file of fetched pages. Default: `pages.sqlite3` in "
-            "the user's cache directory for tap-pocket."
+            "Pages stream: the SQLite file of fetched pages (created 0600). Default: "
+            "`pages.sqlite3` in the user's cache directory for tap-pocket. A file that is "
+            "not a tap-pocket cache is left untouched and the run goes on without a cache."
         ),
     ),
     th.Property(
@@ -251,8 +252,9 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         default=30,
         title="Fetch Refresh Days",
         description=(
-            "Pages stream: a link fetched within this many days is emitted from the cache "
-            "without a request; 0 fetches every link again."
+            "Pages stream: a definite answer (a page, a 404, a `robots.txt` refusal) fetched "
+            "within this many days is emitted from the cache without a request; 0 fetches "
+            "every link again. Passing failures (a timeout, a 5xx) are retried sooner."
         ),
     ),
     th.Property(
@@ -262,7 +264,9 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         title="Wayback Availability API URL",
         description=(
             "Pages stream: the Internet Archive availability API asked for a dead link's "
-            "closest snapshot; empty disables the lookups."
+            "closest snapshot (it receives the link, without secret-looking parameters, "
+            "and the date it was saved; never a private or non-http link); empty disables "
+            "the lookups."
         ),
     ),
 ).to_dict()

@@ -82,6 +82,13 @@ class CliResult:
         return parse_messages(self.stdout)
 
 
+#: The ``tap-pocket`` command with the pages' clock set (``run_cli(clock=...)``).
+_AT = (
+    "import tap_pocket.pages.policy as p; p.clock = lambda: {!r}; "
+    "from tap_pocket.tap import cli; cli()"
+)
+
+
 def run_cli(
     *args: str,
     config: dict[str, t.Any] | None = None,
@@ -89,9 +96,18 @@ def run_cli(
     tmp_path: Path,
     env: dict[str, str] | None = None,
     timeout: float = 120,
+    clock: float | None = None,
+    umask: int = -1,
+    prefix: tuple[str, ...] = (),
 ) -> CliResult:
-    """Run the real ``tap-pocket`` command line in a subprocess."""
-    command = [sys.executable, "-m", "tap_pocket", *args]
+    """Run the real ``tap-pocket`` command line in a subprocess.
+
+    ``clock``: the unix time the ``pages`` stream's decisions are taken at (its cache's
+    policy), instead of now: runs days apart without waiting. ``umask`` (-1: inherited) and
+    ``prefix`` (a command the tap runs under, such as ``setpriv ...``) set up its process.
+    """
+    entry = ["-m", "tap_pocket"] if clock is None else ["-c", _AT.format(clock)]
+    command = [*prefix, sys.executable, *entry, *args]
     if config is not None:
         config_file = tmp_path / "config.json"
         config_file.write_text(json.dumps(config))
@@ -110,6 +126,7 @@ def run_cli(
         env=run_env,
         cwd=tmp_path,
         check=False,
+        umask=umask,
     )
     return CliResult(completed.returncode, completed.stdout, completed.stderr)
 

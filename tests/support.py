@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import typing as t
 
@@ -10,6 +11,10 @@ from hypothesis import HealthCheck, settings
 
 from tap_pocket.api.convert import entry_highlights, entry_row, lenient_entry
 from tap_pocket.rows import to_record
+
+if t.TYPE_CHECKING:
+    from pathlib import Path
+    from types import ModuleType
 
 
 def in_ci() -> bool:
@@ -73,3 +78,13 @@ def fuzz_settings(ci_examples: int) -> settings:
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
+
+
+def load_module(path: Path) -> ModuleType:
+    """The Python file at ``path`` as a module (a script or a fixture, not a package's)."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -57,6 +57,8 @@ class LocalSite:
         self.cookies_seen: list[str] = []
         #: Every request's header block, as received.
         self.headers_seen: list[str] = []
+        #: Names of /down/<name> paths that fail (the connection closed without an answer).
+        self.down: set[str] = set()
         self._lock = threading.Lock()
         self.servers = [
             _QuietServer((f"127.0.0.{first + n}", 0), self._handler()) for n in range(hosts)
@@ -204,20 +206,36 @@ class LocalSite:
                         self.send(429, b"slow down", "text/plain", {"Retry-After": "1"})
                     else:
                         self.send(200, ARTICLES[next(iter(ARTICLES))])
+                elif path.startswith("/down/"):  # a passing failure while its name is down
+                    if path.removeprefix("/down/") in site.down:
+                        self.close_connection = True
+                    else:
+                        self.send(200, ARTICLES[next(iter(ARTICLES))])
                 elif path == "/wayback/available":
                     self.wayback(query)
                 else:
                     self.send(404, b"<html><body>no such page</body></html>")
 
             def wayback(self, query: dict[str, list[str]]) -> None:
+                """The availability API: snapshots on its own host, as a mirror would.
+
+                A URL holding ``hostile-archive`` or ``foreign-archive`` gets a snapshot URL
+                that is not the archive's (``javascript:``, another host).
+                """
                 url = query.get("url", [""])[0]
                 timestamp = query.get("timestamp", ["20200101000000"])[0]
                 snapshots: dict[str, t.Any] = {}
-                if "/status/" in url or ":1/" in url:
+                here = "http://{}:{}".format(*self.server.server_address[:2])
+                snapshot = f"{here}/web/{timestamp}/{url}"
+                if "hostile-archive" in url:
+                    snapshot = "javascript:alert(document.cookie)//" + here
+                elif "foreign-archive" in url:
+                    snapshot = f"http://web.archive.org.evil.example/web/{timestamp}/{url}"
+                if "/status/" in url or ":1/" in url or "/down/" in url:
                     snapshots = {
                         "closest": {
                             "available": True,
-                            "url": f"http://web.archive.org/web/{timestamp}/{url}",
+                            "url": snapshot,
                             "timestamp": timestamp,
                             "status": "200",
                         }

@@ -172,9 +172,7 @@ def test_wayback(site: LocalSite) -> None:
             return await closest_snapshot(client, api, url, "2019-11-18T10:00:00Z")
 
     dead = "http://example.com/status/404"
-    assert asyncio.run(ask(site.wayback_url, dead)) == (
-        f"http://web.archive.org/web/20191118100000/{dead}"
-    )
+    assert asyncio.run(ask(site.wayback_url, dead)) == (f"{site.base()}/web/20191118100000/{dead}")
     assert asyncio.run(ask(site.wayback_url, "http://example.com/alive")) is None
     assert asyncio.run(ask(site.base() + "/status/500", dead)) is None  # the API failing
     assert asyncio.run(ask(site.base() + "/doc.pdf", dead)) is None  # not JSON

@@ -34,7 +34,9 @@ import httpcore
 import httpx
 from typing_extensions import override
 
+from tap_pocket.pages import policy
 from tap_pocket.pages.extract import HTML_TYPES, extract, looks_like_html
+from tap_pocket.pages.outcomes import is_dead
 from tap_pocket.pages.robots import ROBOTS_MAX_BYTES, NoRobotsFile, RobotsRules, RobotsStore
 from tap_pocket.pages.safety import DnsError, GuardedBackend, PrivateAddressError
 from tap_pocket.pages.wayback import closest_snapshot
@@ -48,8 +50,6 @@ MAX_REDIRECTS = 10
 MAX_ATTEMPTS = 3
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 RETRIED = frozenset({429, 503})
-#: Error codes after which the link counts as dead (an archived copy is looked up).
-DEAD = frozenset({"http_error", "dns", "tls", "timeout", "connection"})
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,9 @@ class Link:
     item_id: str
     url: str
     time_added: str | None = None
+    #: Its passing failures have lasted (the cache's policy): one more makes it dead, and
+    #: its archived copy is looked up.
+    dead_if_failing: bool = False
 
 
 @dataclass(frozen=True)
@@ -102,11 +105,8 @@ class Stats:
     """Counts for progress and the closing summary."""
 
     done: int = 0
-    ok: int = 0
     redirected: int = 0
-    dead: int = 0
     archived: int = 0
-    skipped: int = 0
     errors: int = 0
     cached: int = 0
     in_flight: int = 0
@@ -187,7 +187,8 @@ def error_code(exc: BaseException) -> str:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    # The pages' clock (tests set it to run days apart): the cache's policy compares it.
+    return datetime.fromtimestamp(policy.clock(), timezone.utc).isoformat()
 
 
 def _retry_after(value: str | None, attempt: int) -> float:
@@ -354,7 +355,7 @@ class Fetcher:
             except Exception:  # noqa: BLE001, S110 - a page that cannot be read has no columns
                 pass
         archived = None
-        if answer.error in DEAD and self._wayback is not None:
+        if self._wayback is not None and is_dead(answer.error, persisted=link.dead_if_failing):
             # Within the same limits as the sites: at most 2 lookups at once.
             async with self._slot(httpx.URL(self.settings.wayback_api_url).host):
                 archived = await closest_snapshot(

@@ -31,12 +31,59 @@ class DnsError(Exception):
     """The host name does not resolve."""
 
 
+#: Not public whatever the Python version's ``is_global`` says (it changed in 3.11-3.13):
+#: IANA's special-purpose blocks that are not globally reachable, plus fec0::/10 (IPv6
+#: site-local, deprecated but still routed inside some networks).
+_NOT_PUBLIC = tuple(
+    ipaddress.ip_network(block)
+    for block in (
+        "0.0.0.0/8",
+        "10.0.0.0/8",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.0.0.0/24",
+        "192.0.2.0/24",
+        "192.88.99.0/24",
+        "192.168.0.0/16",
+        "198.18.0.0/15",
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "224.0.0.0/4",
+        "240.0.0.0/4",
+        "::/8",
+        "100::/64",
+        "2001::/23",
+        "2001:db8::/32",
+        "3fff::/20",
+        "5f00::/16",
+        "fc00::/7",
+        "fe80::/10",
+        "fec0::/10",
+        "ff00::/8",
+    )
+)
+#: NAT64 prefixes (RFC 6052, 8215): the last 32 bits are the IPv4 address reached.
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+
+
 def is_public(address: IPAddress) -> bool:
-    """Whether ``address`` is a public unicast address (IPv4-mapped IPv6 by its IPv4)."""
+    """Whether ``address`` is a public unicast address.
+
+    Python's ``is_global`` view or stricter: an IPv6 address that carries an IPv4 one
+    (IPv4-mapped, 6to4, NAT64) is judged by that IPv4 address.
+    """
     if isinstance(address, ipaddress.IPv6Address):
-        mapped = address.ipv4_mapped or address.sixtofour
-        if mapped is not None:
-            return is_public(mapped)
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is None and any(address in net for net in _NAT64):
+            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if embedded is not None:
+            return is_public(embedded)
+        if address.scope_id:
+            return False
+    if any(address in net for net in _NOT_PUBLIC if net.version == address.version):
+        return False
     return address.is_global and not (
         address.is_multicast
         or address.is_private
@@ -44,6 +91,7 @@ def is_public(address: IPAddress) -> bool:
         or address.is_link_local
         or address.is_reserved
         or address.is_unspecified
+        or (isinstance(address, ipaddress.IPv6Address) and address.is_site_local)
     )
 
 

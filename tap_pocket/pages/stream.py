@@ -1,14 +1,16 @@
 """The ``pages`` stream: a child of ``items`` (API or export), not selected by default.
 
-Each context holds a batch of links (:mod:`tap_pocket.pages.batches`); the links fetched
-within ``fetch_refresh_days`` come from the cache, the others are fetched concurrently
-and their rows written as they complete (and stored in the cache at once).
+Each context holds a batch of links (:mod:`tap_pocket.pages.batches`); the cache says
+which rows it holds and which links are fetched (:mod:`tap_pocket.pages.policy`: definite
+answers are kept for ``fetch_refresh_days``, passing failures are tried again); the others
+are fetched concurrently and their rows written as they complete (and settled in the
+cache at once).
 """
 
 from __future__ import annotations
 
 import typing as t
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import msgspec
@@ -18,6 +20,7 @@ from typing_extensions import override
 from tap_pocket.api.streams import ItemsStream
 from tap_pocket.export.streams import ExportItemsStream
 from tap_pocket.output import DirectRecordsStream
+from tap_pocket.pages import outcomes, policy
 from tap_pocket.pages.batches import PAGES_KEY
 from tap_pocket.progress import Throttle
 from tap_pocket.rows import PAGES, Page, to_record
@@ -32,8 +35,6 @@ if t.TYPE_CHECKING:
     from tap_pocket.pages.fetch import Fetcher, Link
 
 PROJECT_URL = "https://github.com/tap-pocket/tap-pocket"
-_SKIPPED = frozenset({"robots", "private_address", "not_html"})
-_DEAD = frozenset({"http_error", "dns", "tls", "timeout", "connection", "too_many_redirects"})
 
 
 def user_agent() -> str:
@@ -67,6 +68,7 @@ class _PagesStream(DirectRecordsStream):
         self._cache: PageCache | None = None
         self._total = 0
         self._progress = Throttle()
+        self._tallies: Counter[outcomes.Tally] = Counter()
 
     @override
     def preprocess_context(self, context: Context) -> Context:
@@ -91,7 +93,7 @@ class _PagesStream(DirectRecordsStream):
 
             config = self.config
             path = setting(config, "fetch_cache_path")
-            self._cache = PageCache(Path(path) if path else default_cache_path())
+            self._cache = PageCache(Path(path) if path else default_cache_path(), self.logger)
             self._fetcher = Fetcher(
                 FetchSettings(
                     concurrency=int(setting(config, "fetch_concurrency")),
@@ -105,7 +107,9 @@ class _PagesStream(DirectRecordsStream):
                 robots_store=self._cache,
             )
             self._progress = Throttle()
-            self.logger.info("pages: cache %s", self._cache.path)
+            self._tallies = Counter()
+            if self._cache.usable:
+                self.logger.info("pages: cache %s", self._cache.path)
         return self._fetcher, self._cache
 
     def _rows(self) -> Iterator[Page]:
@@ -124,14 +128,14 @@ class _PagesStream(DirectRecordsStream):
         by_url: dict[str, list[Link]] = defaultdict(list)
         for item_id, url, time_added in links:
             by_url[url or ""].append(Link(str(item_id), url or "", time_added))
-        cached = cache.fresh(by_url, float(setting(self.config, "fetch_refresh_days")))
-        for url, page in cached.items():
+        refresh_days = float(setting(self.config, "fetch_refresh_days"))
+        plan = cache.plan((same[0] for same in by_url.values()), refresh_days, policy.clock())
+        for url, page in plan.cached.items():
             for link in by_url.pop(url):
                 fetcher.stats.cached += 1
                 yield self._count(msgspec.structs.replace(page, item_id=link.item_id))
-        for page in fetcher.fetch_all(same[0] for same in by_url.values()):
-            if page.url:  # an item without a URL is not worth a cache entry
-                cache.store(page)
+        for fetched in fetcher.fetch_all(plan.fetch):
+            page = cache.settle(fetched, policy.clock())
             for link in by_url[page.url or ""]:
                 yield self._count(msgspec.structs.replace(page, item_id=link.item_id))
 
@@ -139,16 +143,11 @@ class _PagesStream(DirectRecordsStream):
         assert self._fetcher is not None  # noqa: S101 - opened before any row
         stats = self._fetcher.stats
         stats.done += 1
-        error = page.error
-        if error is None or error == "too_large":
-            stats.ok += 1
-            if page.final_url and page.final_url != page.url:
-                stats.redirected += 1
-        elif error in _SKIPPED:
-            stats.skipped += 1
-        elif error in _DEAD:
-            stats.dead += 1
-        if error is not None:
+        tally = policy.tally(page)
+        self._tallies[tally] += 1
+        if tally == "ok" and page.final_url and page.final_url != page.url:
+            stats.redirected += 1
+        if page.error is not None:
             stats.errors += 1
         if page.archived_url:
             stats.archived += 1
@@ -179,17 +178,21 @@ class _PagesStream(DirectRecordsStream):
         fetcher.close()
         if cache is not None:
             cache.close()
+        tallies = self._tallies
         self.logger.info(
             "pages: %d done in %.1f s (%.1f/s): %d ok, %d redirected, %d dead, "
-            "%d archived copies found, %d skipped, %d from the cache",
+            "%d archived copies found, %d to retry on a later run, %d skipped, "
+            "%d without an article, %d from the cache",
             stats.done,
             elapsed,
             stats.done / elapsed,
-            stats.ok,
+            tallies["ok"],
             stats.redirected,
-            stats.dead,
+            tallies["dead"],
             stats.archived,
-            stats.skipped,
+            tallies["retrying"],
+            tallies["skipped"],
+            tallies["unread"],
             stats.cached,
         )
         if stats.flight_samples:

@@ -9,7 +9,6 @@ source data.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import subprocess
@@ -18,6 +17,8 @@ from collections import Counter
 from datetime import datetime, timezone
 
 import pytest
+
+from tests.support import load_module
 
 from .conftest import REPO, clean_env
 from .test_loaders import DuckDBReader, PostgresReader, _create_database, _postgres_env
@@ -35,13 +36,7 @@ QUERIES = REPO / "demo" / "queries"
 
 
 def demo_source() -> ModuleType:
-    path = REPO / "scripts" / "make_demo_export.py"
-    spec = importlib.util.spec_from_file_location("make_demo_export", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(REPO / "scripts" / "make_demo_export.py")
 
 
 def expected_answers() -> dict[str, list[tuple[t.Any, ...]]]:
