@@ -98,6 +98,8 @@ def verdict(  # noqa: PLR0911 - one return per verdict
     titles = [(title or "").strip(), _raw_title(html)]
     if any(_CHALLENGE_TITLE.match(one) for one in titles):
         return "blocked"
+    if _home_instead_of_deep_link(url, requested_url):
+        return "not_article"
     if size >= SHORT_TEXT:
         return None
     if any(_BLOCKED_TITLE.match(one) for one in titles) or (
@@ -109,8 +111,6 @@ def verdict(  # noqa: PLR0911 - one return per verdict
         return "soft_404"
     if _login_wall(html, title, text or "", url):
         return "login_wall"
-    if _home_instead_of_deep_link(url, requested_url):
-        return "not_article"
     if size < SHELL_TEXT and (_NEEDS_SCRIPT.search(html) or _APP_ROOT.search(html)):
         return "not_article"
     return None

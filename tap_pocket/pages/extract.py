@@ -70,6 +70,18 @@ class Job(t.NamedTuple):
     requested_url: str
 
 
+#: A small page each worker extracts before its first real one.
+WARM_UP = Job(
+    b"<html lang='en'><head><title>Warm-up</title><meta name='author' content='A B'>"
+    b"<meta property='article:published_time' content='2020-01-01'></head><body><article>"
+    + b"<p>A few sentences of English text so that every step of the extraction runs.</p>" * 8
+    + b"</article></body></html>",
+    None,
+    "http://localhost/warm-up",
+    "http://localhost/warm-up",
+)
+
+
 def looks_like_html(body: bytes) -> bool:
     """Whether a body without a usable media type is HTML (no NUL bytes, starts like HTML)."""
     head = body[:_SNIFF].lstrip(b"\xef\xbb\xbf")

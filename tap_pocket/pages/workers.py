@@ -7,6 +7,11 @@ the time limit, or makes its worker pass the memory limit (or die), ends with
 ``extraction_limit`` and the metadata that came; that worker alone is killed and started
 again, the others go on. A page the extractor fails on ends with ``extraction_failed``.
 
+The memory limit is on the worker's resident memory above what it holds at rest, read
+every :data:`MEMORY_CHECK` seconds from ``/proc`` while it works (Linux; elsewhere only
+the time limit applies). The tap kills a worker past it, rather than capping its address
+space: libxml2 out of memory silently returns a cut tree, which would be a silent loss.
+
 A worker that cannot load the extractor (a missing or broken dependency) says which one;
 :meth:`ExtractionPool.start` raises :class:`ExtractorUnavailableError` with that line, so
 a run stops at its start rather than writing empty rows.
@@ -33,6 +38,8 @@ if t.TYPE_CHECKING:
 
 #: Seconds a new worker may take to load the extractor before the run gives up on it.
 START_TIMEOUT = 120.0
+#: Seconds between two looks at a busy worker's memory.
+MEMORY_CHECK = 0.05
 
 
 class ExtractorUnavailableError(RuntimeError):
@@ -46,6 +53,8 @@ class _Worker:
         self._memory_limit = memory_limit
         self._process: BaseProcess | None = None
         self._conn: Connection | None = None
+        #: Resident bytes past which the worker is killed (None: no limit known).
+        self._ceiling: int | None = None
 
     @property
     def started(self) -> bool:
@@ -58,13 +67,14 @@ class _Worker:
         parent, child = context.Pipe()
         process = context.Process(
             target=serve,
-            args=(child, os.getpid(), self._memory_limit),
+            args=(child, os.getpid()),
             name="tap-pocket-extract",
             daemon=True,
         )
         process.start()
         child.close()
         self._process, self._conn = process, parent
+        self._ceiling = None
         if not parent.poll(START_TIMEOUT):
             self.stop()
             raise ExtractorUnavailableError("pages: the extraction worker did not start")
@@ -75,6 +85,9 @@ class _Worker:
         if message[0] != "ready":
             self.stop()
             raise ExtractorUnavailableError(f"pages: {message[1]}")
+        at_rest = _resident(process.pid) if process.pid is not None else None
+        if at_rest is not None and self._memory_limit > 0:
+            self._ceiling = at_rest + self._memory_limit
 
     def run(self, job: Job, time_limit: float) -> tuple[dict[str, t.Any], bool]:
         """``job``'s columns (with ``error``), and whether the worker is still usable."""
@@ -87,9 +100,14 @@ class _Worker:
         deadline = time.monotonic() + time_limit
         while True:
             try:
-                ready = self._conn.poll(max(0.0, deadline - time.monotonic()))
-                message = self._conn.recv() if ready else ("limit", {})
-            except (EOFError, OSError):  # it died: most likely its memory limit
+                left = deadline - time.monotonic()
+                if not self._conn.poll(max(0.0, min(left, MEMORY_CHECK))):
+                    if left > MEMORY_CHECK and not self._over_memory():
+                        continue
+                    message = ("limit", {})  # past its time or its memory
+                else:
+                    message = self._conn.recv()
+            except (EOFError, OSError):  # it died
                 message = ("limit", {})
             kind = message[0]
             if kind == "metadata":
@@ -101,6 +119,12 @@ class _Worker:
                 return {"error": "extraction_failed"}, True
             self.stop()  # past the time limit, out of memory, or dead
             return {**metadata, "error": "extraction_limit"}, False
+
+    def _over_memory(self) -> bool:
+        if self._ceiling is None or self._process is None or self._process.pid is None:
+            return False
+        resident = _resident(self._process.pid)
+        return resident is not None and resident > self._ceiling
 
     def stop(self) -> None:
         """Kill the process (a worker mid-page has nothing worth waiting for)."""
@@ -167,7 +191,7 @@ class ExtractionPool:
 # -- in the worker process ------------------------------------------------------------------
 
 
-def serve(conn: Connection, parent: int, memory_limit: int) -> None:
+def serve(conn: Connection, parent: int) -> None:
     """A worker's life: load the extractor, then extract each page sent until the pipe ends."""
     _exit_with_parent(parent)
     try:
@@ -179,7 +203,10 @@ def serve(conn: Connection, parent: int, memory_limit: int) -> None:
     if broken:
         conn.send(("broken", broken))
         return
-    _limit_memory(memory_limit)
+    # What the extractor loads on its first page (date parsers, the language model) is
+    # loaded now: the first page's time limit is its own, and the memory limit counts
+    # from a worker at rest.
+    extract.extract(extract.WARM_UP)
     conn.send(("ready",))
     while True:
         try:
@@ -197,33 +224,18 @@ def serve(conn: Connection, parent: int, memory_limit: int) -> None:
         conn.send(("done", result))
 
 
+def _resident(pid: int) -> int | None:
+    """Resident bytes of process ``pid`` (Linux's /proc; elsewhere None: no memory limit)."""
+    try:
+        with open(f"/proc/{pid}/statm", encoding="ascii") as statm:  # noqa: PTH123 - one read
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def _describe(exc: BaseException) -> str:
     name = getattr(exc, "name", None)
     return f"{name}: {exc}" if name and name not in str(exc) else str(exc)
-
-
-def _limit_memory(limit: int) -> None:
-    """Cap the address space at what the loaded worker has now plus ``limit`` bytes.
-
-    Past it, allocations fail with MemoryError. Where the platform has no such limit
-    (Windows; macOS does not enforce it), only the time limit applies.
-    """
-    if limit <= 0:
-        return
-    try:
-        import resource
-    except ImportError:  # Windows
-        return
-    try:
-        with open("/proc/self/statm", encoding="ascii") as statm:  # noqa: PTH123 - one read
-            size = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError):
-        return
-    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    wanted = size + limit
-    if hard != resource.RLIM_INFINITY:
-        wanted = min(wanted, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (wanted, hard))
 
 
 def _exit_with_parent(parent: int) -> None:
