@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import codecs
-import gzip
-import json
 import re
 import typing as t
-from pathlib import Path
 
 import pytest
 
@@ -19,24 +16,7 @@ from tap_pocket.pages.extract import Job, extract, word_count
 from tap_pocket.pages.language import bcp47, detect_language
 from tap_pocket.pages.workers import ExtractionPool
 
-CORPUS = Path(__file__).parent / "fixtures" / "pages" / "corpus"
-
-
-def table_page(size: int) -> bytes:
-    """A page of ``size`` bytes of table rows (the kind that costs trafilatura most)."""
-    head = (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Price list"
-        "</title><meta name='description' content='Every price'></head><body><table>\n"
-    )
-    row = "<tr><td>{n}</td><td>Item {n}</td><td>12.50</td><td><a href='/p/{n}'>more</a></td></tr>\n"
-    rows = [head]
-    total, n = len(head), 0
-    while total < size:
-        rows.append(row.format(n=n))
-        total += len(rows[-1])
-        n += 1
-    return ("".join(rows) + "</table></body></html>").encode()
-
+from .pages_data import corpus, table_page
 
 # -- encodings ---------------------------------------------------------------------------
 
@@ -152,15 +132,7 @@ def test_bcp47_case(tag: str, normal: str | None) -> None:
 
 
 def corpus_pages() -> list[tuple[bytes, str, str]]:
-    truth = json.loads(gzip.decompress((CORPUS / "ground-truth.json.gz").read_bytes()))
-    return [
-        (
-            gzip.decompress((CORPUS / "html" / f"{key}.html.gz").read_bytes()),
-            item["url"],
-            item["articleBody"],
-        )
-        for key, item in sorted(truth.items())
-    ]
+    return [(page.body, page.url, page.truth) for page in corpus()]
 
 
 def test_the_page_declaration_comes_first() -> None:

@@ -15,7 +15,6 @@ import json
 import threading
 import typing as t
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
@@ -23,14 +22,14 @@ from pocket_emulator import Account, FakeClock, PocketEmulator
 from tap_pocket.pages.outcomes import WITH_CONTENT
 
 from .conftest import CLOCK_START, config_for, run_cli
+from .pages_data import LABELLED, table_page
 from .test_pages import selecting, write_export
-from .test_pages_extract import table_page
 from .test_pages_site import ARTICLES
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
-LABELLED = Path(__file__).parent / "fixtures" / "pages" / "labelled"
 ARTICLE = ARTICLES["14cc2a0ca59c"]
 CONTENT = ["title", "excerpt", "lang", "word_count", "authors", "text", "site_name"]
 
