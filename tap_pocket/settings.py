@@ -233,7 +233,7 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
     th.Property(
         "fetch_extract_memory_mb",
         th.IntegerType(minimum=32),
-        default=192,
+        default=128,
         title="Extraction memory limit",
         description=(
             "Pages stream: MiB of memory an extraction worker may take beyond what it holds "

@@ -8,17 +8,27 @@
   benchmark's evaluate.py, re-implemented here from its description: shingles of 4 word
   tokens, each page's true/false positives and false negatives normalised to sum to 1,
   precision and recall averaged over pages, F1 of the two averages);
-- :func:`classifier_scores`: precision and recall of each classifier.
+- :func:`classifier_scores`: precision and recall of each classifier;
+- :func:`serve`: a small HTTP server on loopback answering fixed routes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import re
+import threading
 import typing as t
 from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterator
+
+#: path -> (status, headers, body)
+Routes = dict[str, tuple[int, dict[str, str], bytes]]
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"
 CORPUS = PAGES / "corpus"
@@ -156,3 +166,46 @@ def table_page(size: int) -> bytes:
         total += len(rows[-1])
         n += 1
     return ("".join(rows) + "</table></body></html>").encode()
+
+
+class _Site(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: t.Any, client_address: t.Any) -> None:
+        pass  # clients that hang up are expected
+
+
+@contextlib.contextmanager
+def serve(routes: Routes) -> Iterator[str]:
+    """An HTTP server on 127.0.0.1 answering ``routes`` (others: 404); yields its base URL.
+
+    robots.txt allows everything.
+    """
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: t.Any) -> None:  # noqa: A002 - its name
+            pass
+
+        def do_GET(self) -> None:
+            status, headers, body = routes.get(
+                self.path.split("?")[0], (404, {"Content-Type": "text/plain"}, b"none")
+            )
+            if self.path == "/robots.txt":
+                status, headers, body = 200, {"Content-Type": "text/plain"}, b""
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = _Site(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import gzip
 import json
-import threading
 import typing as t
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -22,7 +20,7 @@ from pocket_emulator import Account, FakeClock, PocketEmulator
 from tap_pocket.pages.outcomes import WITH_CONTENT
 
 from .conftest import CLOCK_START, config_for, run_cli
-from .pages_data import LABELLED, table_page
+from .pages_data import LABELLED, Routes, serve, table_page
 from .test_pages import selecting, write_export
 from .test_pages_site import ARTICLES
 
@@ -39,7 +37,7 @@ def labelled(name: str) -> bytes:
 
 
 #: path -> (status, headers, body)
-ROUTES: dict[str, tuple[int, dict[str, str], bytes]] = {
+ROUTES: Routes = {
     "/2021/05/an-article": (200, {"Content-Type": "text/html; charset=utf-8"}, ARTICLE),
     "/": (200, {"Content-Type": "text/html; charset=utf-8"}, ARTICLE),  # the home page
     "/news/2019/moved-story": (301, {"Location": "/"}, b""),
@@ -104,43 +102,10 @@ ROUTES: dict[str, tuple[int, dict[str, str], bytes]] = {
 }
 
 
-class _Site(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: t.Any, client_address: t.Any) -> None:
-        pass
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: t.Any) -> None:  # noqa: A002 - http.server's name
-        pass
-
-    def do_GET(self) -> None:
-        status, headers, body = ROUTES.get(
-            self.path.split("?")[0], (404, {"Content-Type": "text/plain"}, b"none")
-        )
-        if self.path == "/robots.txt":
-            status, headers, body = 200, {"Content-Type": "text/plain"}, b""
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
 @pytest.fixture(scope="module")
 def base() -> Iterator[str]:
-    server = _Site(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(ROUTES) as url:
+        yield url
 
 
 def sync(tmp_path: Path, config: dict[str, t.Any]) -> dict[str, dict[str, t.Any]]:

@@ -79,7 +79,7 @@ class FetchSettings:
     extract_workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     #: Seconds of one page's extraction, and MiB a worker may grow by (workers.py).
     extract_timeout: float = 5.0
-    extract_memory_mb: int = 192
+    extract_memory_mb: int = 128
 
 
 class _FailedError(Exception):
