@@ -226,7 +226,8 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         title="Extraction time limit",
         description=(
             "Pages stream: seconds a worker may spend extracting one page's text; past it "
-            "the row keeps the page's metadata (title...) and has error `extraction_limit`, "
+            "the row keeps the page's metadata (title, description, language) and has "
+            "error `extraction_limit`, "
             "and that worker is replaced."
         ),
     ),
