@@ -45,10 +45,10 @@ from tap_pocket.settings import DEFAULTS  # noqa: E402
 from tests.pages_data import (  # noqa: E402
     classifier_scores,
     corpus,
-    labelled,
     serve,
     table_page,
     text_scores,
+    verdicts,
 )
 
 RESULTS = ROOT / "bench" / "results" / "extraction.json"
@@ -116,11 +116,7 @@ def pool_throughput(rounds: int) -> dict[str, float]:
 
 def classifiers() -> dict[str, dict[str, float]]:
     """Each classifier's precision and recall on the labelled pages."""
-    results = []
-    for page in labelled():
-        found = extract(Job(page.body, None, page.final_url, page.requested_url))
-        results.append((page.label, found["error"] or "article"))
-    return classifier_scores(results)
+    return classifier_scores(verdicts())
 
 
 def table_run() -> dict[str, object]:

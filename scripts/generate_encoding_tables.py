@@ -47,10 +47,11 @@ def main(repo: Path) -> None:
         for encoding in group["encodings"]:
             for label in encoding["labels"]:
                 labels[label] = encoding["name"]
-            if group["heading"] == "Legacy single-byte encodings":
+            # ISO-8859-8-I decodes with ISO-8859-8's index (encoding.py says so).
+            if group["heading"] == "Legacy single-byte encodings" and encoding["name"] != (
+                "ISO-8859-8-I"
+            ):
                 index = repo / f"index-{encoding['name'].lower()}.txt"
-                if encoding["name"] == "ISO-8859-8-I":  # the same index as ISO-8859-8
-                    index = repo / "index-iso-8859-8.txt"
                 tables[encoding["name"]] = single_byte_table(index.read_text(encoding="utf-8"))
     # x-user-defined: bytes 0x80-0xFF are U+F780-U+F7FF (the standard's own rule).
     tables["x-user-defined"] = "".join(chr(0xF780 + n) for n in range(128))

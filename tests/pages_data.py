@@ -86,6 +86,17 @@ def labelled() -> list[LabelledPage]:
     return pages
 
 
+def verdicts() -> list[tuple[str, str]]:
+    """(label, verdict) of every labelled page through the whole extraction."""
+    from tap_pocket.pages.extract import Job, extract
+
+    results = []
+    for page in labelled():
+        found = extract(Job(page.body, None, page.final_url, page.requested_url))
+        results.append((page.label, found["error"] or "article"))
+    return results
+
+
 def classifier_scores(results: list[tuple[str, str]]) -> dict[str, dict[str, float]]:
     """Each classifier's counts, precision and recall from (label, verdict) pairs.
 

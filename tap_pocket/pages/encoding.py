@@ -39,6 +39,8 @@ PYTHON_CODECS = {
 }
 #: Decoding tables for ``codecs.charmap_decode``: ASCII, then the standard's index.
 _CHARMAPS = {name: "".join(map(chr, range(128))) + high for name, high in SINGLE_BYTE.items()}
+# The standard decodes ISO-8859-8-I (logical order) with ISO-8859-8's index.
+_CHARMAPS["ISO-8859-8-I"] = _CHARMAPS["ISO-8859-8"]
 PRESCAN_BYTES = 1024
 #: How much of an undeclared, non-UTF-8 body the detector reads.
 DETECT_BYTES = 64 * 1024
@@ -119,7 +121,7 @@ def _python_codec(name: str) -> str | None:
 _BY_PYTHON_CODEC = {
     codec: name
     for name in (*PYTHON_CODECS, *SINGLE_BYTE)
-    if (codec := _python_codec(name)) is not None and name != "ISO-8859-8-I"
+    if (codec := _python_codec(name)) is not None
 }
 
 
