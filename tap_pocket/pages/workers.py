@@ -89,8 +89,8 @@ class _Worker:
         if at_rest is not None and self._memory_limit > 0:
             self._ceiling = at_rest + self._memory_limit
 
-    def run(self, job: Job, time_limit: float) -> tuple[dict[str, t.Any], bool]:
-        """``job``'s columns (with ``error``), and whether the worker is still usable."""
+    def run(self, job: Job, time_limit: float) -> dict[str, t.Any]:
+        """``job``'s columns with its ``error``; past a limit, the worker is stopped."""
         if self._conn is None:
             self.start()
         assert self._conn is not None  # noqa: S101 - started
@@ -114,11 +114,11 @@ class _Worker:
                 metadata = dict(message[1])
                 continue
             if kind == "done":
-                return dict(message[1]), True
+                return dict(message[1])
             if kind == "failed":
-                return {"error": "extraction_failed"}, True
+                return {"error": "extraction_failed"}
             self.stop()  # past the time limit, out of memory, or dead
-            return {**metadata, "error": "extraction_limit"}, False
+            return {**metadata, "error": "extraction_limit"}
 
     def _over_memory(self) -> bool:
         if self._ceiling is None or self._process is None or self._process.pid is None:
@@ -173,9 +173,7 @@ class ExtractionPool:
             worker = await self._idle.get()
         try:
             loop = asyncio.get_running_loop()
-            columns, _usable = await loop.run_in_executor(
-                self._threads, worker.run, job, self.time_limit
-            )
+            columns = await loop.run_in_executor(self._threads, worker.run, job, self.time_limit)
         finally:
             # A replaced worker starts again on its next page, in its own thread.
             self._idle.put_nowait(worker)
