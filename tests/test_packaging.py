@@ -489,6 +489,7 @@ def test_meltano_adds_the_hub_definition(wheel: Path, tmp_path: Path) -> None:
     selected = yaml.safe_load((project / "meltano.yml").read_text())
     assert "pages.*" in selected["plugins"]["extractors"][0]["select"]
 
+
 @pytest.mark.slow
 def test_the_pip_of_python_3_11_installs_everything_the_extractor_needs(
     wheel: Path, tmp_path: Path
