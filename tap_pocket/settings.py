@@ -223,7 +223,7 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         "fetch_extract_timeout_seconds",
         th.NumberType(minimum=1),
         default=5,
-        title="Extraction time limit",
+        title="Extraction Time Limit",
         description=(
             "Pages stream: seconds a worker may spend extracting one page's text; past it "
             "the row keeps the page's metadata (title, description, language) and has "
@@ -235,7 +235,7 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         "fetch_extract_memory_mb",
         th.IntegerType(minimum=32),
         default=128,
-        title="Extraction memory limit",
+        title="Extraction Memory Limit",
         description=(
             "Pages stream: MiB of memory an extraction worker may take beyond what it holds "
             "at rest (enforced on Linux); a page past it ends as `extraction_limit`, like "
