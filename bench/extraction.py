@@ -133,9 +133,10 @@ def table_run() -> dict[str, object]:
             "wayback_api_url": "",
         }
         figures = run_tap(config, Path(work))
-        # The row as the cache keeps it (the tap's stdout is counted, not kept).
+        # The row as the cache keeps it (the tap's stdout is counted, not kept):
+        # extraction_limit is a definite answer, kept in the column ``kept``.
         with contextlib.closing(sqlite3.connect(Path(work) / "pages.sqlite3")) as db:
-            (stored,) = db.execute("SELECT row FROM pages").fetchone()
+            (stored,) = db.execute("SELECT kept FROM pages").fetchone()
     row = json.loads(stored)
     return {
         "page_bytes": len(body),
