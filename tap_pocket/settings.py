@@ -220,6 +220,29 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         ),
     ),
     th.Property(
+        "fetch_extract_timeout_seconds",
+        th.NumberType(minimum=1),
+        default=5,
+        title="Extraction Time Limit",
+        description=(
+            "Pages stream: seconds a worker may spend extracting one page's text; past it "
+            "the row keeps the page's metadata (title, description, language) and has "
+            "error `extraction_limit`, "
+            "and that worker is replaced."
+        ),
+    ),
+    th.Property(
+        "fetch_extract_memory_mb",
+        th.IntegerType(minimum=32),
+        default=128,
+        title="Extraction Memory Limit",
+        description=(
+            "Pages stream: MiB of memory an extraction worker may take beyond what it holds "
+            "at rest (enforced on Linux); a page past it ends as `extraction_limit`, like "
+            "one past the time limit."
+        ),
+    ),
+    th.Property(
         "fetch_respect_robots",
         th.BooleanType,
         default=True,

@@ -488,3 +488,46 @@ def test_meltano_adds_the_hub_definition(wheel: Path, tmp_path: Path) -> None:
     run(*shlex.split(select_pages)[1:], cwd=project)
     selected = yaml.safe_load((project / "meltano.yml").read_text())
     assert "pages.*" in selected["plugins"]["extractors"][0]["select"]
+
+
+@pytest.mark.slow
+def test_the_pip_of_python_3_11_installs_everything_the_extractor_needs(
+    wheel: Path, tmp_path: Path
+) -> None:
+    """With pip 23.2 (Python 3.11's) the extractor loads.
+
+    That pip drops the ``lxml[html_clean]`` extra that trafilatura's justext asks for; the
+    tap declares lxml_html_clean itself. Installs from the package index (pip's own
+    cache makes a second run quick).
+    """
+    found = sorted(Path("/root/.pyenv/versions").glob("3.11.*/bin/python3.11"))
+    python = found[0] if found else shutil.which("python3.11")
+    if python is None:
+        unavailable("Python 3.11 is not installed")
+    venv = tmp_path / "venv"
+    subprocess.run([str(python), "-m", "venv", str(venv)], check=True)
+    pip = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "--version"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert pip.startswith("pip 23."), pip  # the pip that ships with Python 3.11
+    subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(wheel)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    checked = subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "from tap_pocket.pages.extract import check_dependencies as c; print(c())",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    assert checked.stdout.strip() == "None", checked.stdout

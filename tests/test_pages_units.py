@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tap_pocket.pages.batches import PAGES_KEY, PageBatches, page_links
-from tap_pocket.pages.extract import decode, looks_like_html
+from tap_pocket.pages.extract import looks_like_html
 from tap_pocket.pages.fetch import (
     Fetcher,
     FetchSettings,
@@ -149,13 +149,7 @@ def test_retry_after() -> None:
     assert _retry_after(None, 2) == 2
 
 
-def test_decoding_and_sniffing() -> None:
-    latin = "<html><head><title>Café</title></head></html>".encode("latin-1")
-    assert decode(latin, "utf-8") == latin  # a wrong charset: trafilatura guesses
-    assert decode(latin, "latin-1") == "<html><head><title>Café</title></head></html>"
-    meta = "<meta charset='shift_jis'><title>日本</title>".encode("shift_jis")
-    assert decode(meta, None) == "<meta charset='shift_jis'><title>日本</title>"
-    assert decode(b"<p>x</p>", "no-such-charset") == b"<p>x</p>"
+def test_sniffing() -> None:
     assert looks_like_html(b"\xef\xbb\xbf  <!DOCTYPE html><html>")
     assert looks_like_html(b"<!-- c --><html>")
     assert not looks_like_html(b"%PDF-1.4")

@@ -11,7 +11,7 @@ from tap_pocket.api.children import ChildBatches
 from tap_pocket.api.client import PocketStream
 from tap_pocket.api.convert import entry_row
 from tap_pocket.output import DirectRecordsStream
-from tap_pocket.pages.batches import PAGES_KEY, wants_pages
+from tap_pocket.pages.batches import PAGES_KEY, start_pages
 from tap_pocket.rows import HIGHLIGHTS, ITEMS, to_record
 
 if t.TYPE_CHECKING:
@@ -60,7 +60,7 @@ class ItemsStream(DirectRecordsStream, PocketStream):
         return self._rows(context, _as_is)
 
     def _rows(self, context: Context | None, shape: Callable[[Item], t.Any]) -> Iterator[t.Any]:
-        with_pages = wants_pages(self)
+        with_pages = start_pages(self)
         batches = None
         if self.wants_highlights() or with_pages:
             kept_by_map = self.stream_maps[0].get_filter_result

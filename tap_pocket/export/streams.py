@@ -19,7 +19,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from typing_extensions import override
 
 from tap_pocket.output import DirectRecordsStream
-from tap_pocket.pages.batches import PageBatches, wants_pages
+from tap_pocket.pages.batches import PageBatches, start_pages
 from tap_pocket.rows import HIGHLIGHTS, ITEMS
 
 if t.TYPE_CHECKING:
@@ -102,7 +102,7 @@ class ExportItemsStream(_ExportStream):
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         # The reader's rows hold only the columns with a value: 7 of 33 for a CSV row.
-        if wants_pages(self):  # every ITEMS_PER_CONTEXT rows, one context of links for `pages`
+        if start_pages(self):  # every ITEMS_PER_CONTEXT rows, one context of links for `pages`
             return self._page_batches.rows(
                 self.reader.items(), self.stream_maps[0].get_filter_result
             )

@@ -30,6 +30,24 @@ def wants_pages(stream: Stream) -> bool:
     return any(child.name == PAGES_KEY and child.selected for child in stream.child_streams)
 
 
+@t.runtime_checkable
+class _Preparing(t.Protocol):
+    def prepare(self) -> None: ...
+
+
+def start_pages(stream: Stream) -> bool:
+    """Whether the ``pages`` child of ``stream`` is selected; if so, it prepares now.
+
+    The items streams call this before they read any item: a missing or broken extractor
+    dependency then stops the run at its start (``_PagesStream.prepare``).
+    """
+    children = [c for c in stream.child_streams if c.name == PAGES_KEY and c.selected]
+    for child in children:
+        if isinstance(child, _Preparing):
+            child.prepare()
+    return bool(children)
+
+
 def _get(row: t.Any, name: str) -> t.Any:
     return row.get(name) if isinstance(row, dict) else getattr(row, name, None)
 

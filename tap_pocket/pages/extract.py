@@ -1,14 +1,26 @@
-"""What a page says of itself: trafilatura's metadata, then its main text.
+"""What a page says of itself: its metadata, its main text, and whether it is an article.
 
-:func:`extract` is a plain function of bytes, so it runs in a worker process: extraction
-is CPU work and must not hold up the fetching.
+:func:`extract` is a plain function of a :class:`Job`, run in a worker process
+(:mod:`tap_pocket.pages.workers`): extraction is CPU work and must not hold up the
+fetching. It first reads the metadata from the page's ``<head>`` alone (cheap, handed to
+``on_metadata`` at once, so a page that passes the time limit still has a title), then
+the main text with trafilatura. A page that is not the article it was saved for (a
+"not found" page, a login wall, a bot challenge, an empty JavaScript shell; see
+:mod:`tap_pocket.pages.classify`) gets that error code and no columns.
 """
 
 from __future__ import annotations
 
-import codecs
+import importlib
 import re
 import typing as t
+
+from tap_pocket.pages.classify import verdict
+from tap_pocket.pages.encoding import decode
+from tap_pocket.pages.language import declared_language, detect_language
+
+if t.TYPE_CHECKING:
+    from collections.abc import Callable
 
 #: Bytes read from the start of a body to tell HTML from something else.
 _SNIFF = 1024
@@ -16,13 +28,58 @@ _HTML_START = re.compile(
     rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body|title|meta)",
     re.IGNORECASE | re.DOTALL,
 )
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([\w.:-]+)""", re.IGNORECASE)
-_HTML_LANG = re.compile(
-    r"""<html[^>]*?\slang\s*=\s*["']?([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*)""", re.IGNORECASE
-)
+_HEAD_END = re.compile(r"</head\s*>|<body[\s>]", re.IGNORECASE)
+#: Characters of a page searched for the end of its ``<head>`` (the metadata pass).
+HEAD_CHARS = 512 * 1024
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Each Han character or kana is a word, as CJK word counters (and Pocket) count them.
+_CJK = re.compile(
+    "[\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f"
+    "\U00020000-\U0003134f]"
+)
+_WORDY = re.compile(r"\w")
 EXCERPT_CHARS = 280
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+COLUMNS = (
+    "title",
+    "excerpt",
+    "lang",
+    "word_count",
+    "authors",
+    "published_at",
+    "top_image_url",
+    "site_name",
+    "text",
+)
+#: What extraction imports, each with the distribution that provides it.
+DEPENDENCIES = (
+    ("lxml", "lxml"),
+    ("lxml_html_clean", "lxml_html_clean"),
+    ("trafilatura", "trafilatura"),
+    ("charset_normalizer", "charset-normalizer"),
+    ("gcld3", "cld3-py"),
+)
+
+
+class Job(t.NamedTuple):
+    """A page to extract: its body, the answer's charset, the final and the requested URL."""
+
+    body: bytes
+    charset: str | None
+    url: str
+    requested_url: str
+
+
+#: A small page each worker extracts before its first real one.
+WARM_UP = Job(
+    b"<html lang='en'><head><title>Warm-up</title><meta name='author' content='A B'>"
+    b"<meta property='article:published_time' content='2020-01-01'></head><body><article>"
+    + b"<p>A few sentences of English text so that every step of the extraction runs.</p>" * 8
+    + b"</article></body></html>",
+    None,
+    "http://localhost/warm-up",
+    "http://localhost/warm-up",
+)
 
 
 def looks_like_html(body: bytes) -> bool:
@@ -31,73 +88,102 @@ def looks_like_html(body: bytes) -> bool:
     return b"\x00" not in head and bool(_HTML_START.match(head))
 
 
-def decode(body: bytes, charset: str | None) -> str | bytes:
-    """The body as text, by the answer's charset, else its ``<meta charset>``.
+def check_dependencies() -> str | None:
+    """None when every package extraction needs loads, else one line naming the first.
 
-    A charset that is unknown or does not decode the body is ignored; when neither
-    decodes it cleanly, the bytes go to trafilatura, which guesses the encoding.
+    The line says how to mend it, too.
     """
-    candidates = [charset] if charset else []
-    found = _META_CHARSET.search(body[:4096])
-    if found:
-        candidates.append(found.group(1).decode("ascii", "replace"))
-    for name in candidates:
+    for module, distribution in DEPENDENCIES:
         try:
-            codecs.lookup(name)
-            return body.decode(name)
-        except (LookupError, UnicodeDecodeError):  # noqa: PERF203 - the next candidate
-            continue
-    return body
+            importlib.import_module(module)
+        except Exception as exc:  # noqa: BLE001, PERF203 - any failure to load is the same news
+            return (
+                f"the page extractor cannot load {distribution} ({exc}); install tap-pocket "
+                f"with its dependencies again (pip install --force-reinstall tap-pocket)"
+            )
+    return None
 
 
-def extract(body: bytes, charset: str | None, url: str) -> dict[str, t.Any]:
-    """The page's own columns, each None when the page does not say.
+def word_count(text: str) -> int:
+    """Words of ``text``: each Han character or kana is one word.
 
-    title, excerpt, lang, word_count, authors, published_at, top_image_url, site_name, text.
+    The rest counts its whitespace-separated runs that hold a letter or digit.
     """
+    cjk = len(_CJK.findall(text))
+    rest = _CJK.sub(" ", text) if cjk else text
+    return cjk + sum(1 for run in rest.split() if _WORDY.search(run))
+
+
+def extract(
+    job: Job, on_metadata: Callable[[dict[str, t.Any]], None] | None = None
+) -> dict[str, t.Any]:
+    """The page's columns (each None when the page does not say) and its ``error``."""
     import trafilatura
     from trafilatura.settings import Document
 
-    html = decode(body, charset)
-    try:
-        document = trafilatura.bare_extraction(
-            html, url=url, with_metadata=True, include_comments=False, fast=True
-        )
-    except Exception:  # noqa: BLE001 - a page the extractor cannot read has no columns
-        document = None
-    columns: dict[str, t.Any] = dict.fromkeys(
-        (
-            "title",
-            "excerpt",
-            "lang",
-            "word_count",
-            "authors",
-            "published_at",
-            "top_image_url",
-            "site_name",
-            "text",
-        )
+    html = decode(job.body, job.charset)
+    found = metadata(html, job.url)
+    if on_metadata is not None:
+        on_metadata(found)
+    document = trafilatura.bare_extraction(
+        html, url=job.url, with_metadata=True, include_comments=False, fast=True
     )
-    text_head = html[:4096] if isinstance(html, str) else html[:4096].decode("latin-1")
-    lang = _HTML_LANG.search(text_head)
-    if lang:
-        columns["lang"] = lang.group(1).replace("_", "-")
-    if not isinstance(document, Document):
-        return columns
-    text = (document.text or "").strip() or None
+    text = None
+    if isinstance(document, Document):
+        text = (document.text or "").strip() or None
+    error = verdict(
+        html=html,
+        title=found.get("title"),
+        text=text,
+        url=job.url,
+        requested_url=job.requested_url,
+    )
+    if error is not None:
+        return {"error": error}
+    columns = dict(found)
+    if isinstance(document, Document):
+        columns.update(_document_columns(document))
     columns["text"] = text
-    columns["word_count"] = len(text.split()) if text else None
-    columns["title"] = (document.title or "").strip() or None
-    description = (document.description or "").strip()
-    if not description and text:
-        description = text[:EXCERPT_CHARS].rsplit(" ", 1)[0] if len(text) > EXCERPT_CHARS else text
-    columns["excerpt"] = description or None
+    columns["word_count"] = word_count(text) if text else None
+    if not columns.get("excerpt") and text:
+        cut = text[:EXCERPT_CHARS].rsplit(" ", 1)[0] if len(text) > EXCERPT_CHARS else text
+        columns["excerpt"] = cut
+    if not columns.get("lang") and text:
+        columns["lang"] = detect_language(text)
+    return {**dict.fromkeys(COLUMNS), **columns, "error": None}
+
+
+def metadata(html: str, url: str) -> dict[str, t.Any]:
+    """What the page's ``<head>`` says (the cheap pass), only the columns it has.
+
+    title, excerpt, lang, authors, published_at, top_image_url, site_name.
+    """
+    from trafilatura.metadata import extract_metadata
+    from trafilatura.utils import load_html
+
+    end = _HEAD_END.search(html, 0, HEAD_CHARS)
+    head = html[: end.start()] if end else html[:HEAD_CHARS]
+    tree = load_html(head + "</head><body></body></html>")
+    if tree is None:
+        return {}
+    columns = _document_columns(extract_metadata(tree, default_url=url))
+    lang = declared_language(tree)
+    if lang:
+        columns["lang"] = lang
+    return columns
+
+
+def _document_columns(document: t.Any) -> dict[str, t.Any]:
+    """The metadata columns a trafilatura Document holds (only those it has)."""
+    columns: dict[str, t.Any] = {
+        "title": (document.title or "").strip() or None,
+        "excerpt": (document.description or "").strip() or None,
+        "top_image_url": document.image or None,
+        "site_name": document.sitename or None,
+    }
     if document.author:
-        columns["authors"] = [a.strip() for a in document.author.split(";") if a.strip()]
+        authors = [a.strip() for a in document.author.split(";") if a.strip()]
+        columns["authors"] = authors or None
     if document.date and _DATE.match(document.date):
         columns["published_at"] = f"{document.date}T00:00:00+00:00"
-    columns["top_image_url"] = document.image or None
-    columns["site_name"] = document.sitename or None
-    if not columns["lang"] and document.language:
-        columns["lang"] = document.language
-    return columns
+    return {name: value for name, value in columns.items() if value is not None}

@@ -17,10 +17,8 @@ so that parsing pages never holds up the fetching.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import email.utils
 import http.cookiejar
-import multiprocessing
 import os
 import queue
 import ssl
@@ -35,11 +33,12 @@ import httpx
 from typing_extensions import override
 
 from tap_pocket.pages import policy
-from tap_pocket.pages.extract import HTML_TYPES, extract, looks_like_html
-from tap_pocket.pages.outcomes import is_dead
+from tap_pocket.pages.extract import HTML_TYPES, Job, extract, looks_like_html
+from tap_pocket.pages.outcomes import WITH_CONTENT, is_dead
 from tap_pocket.pages.robots import ROBOTS_MAX_BYTES, NoRobotsFile, RobotsRules, RobotsStore
 from tap_pocket.pages.safety import DnsError, GuardedBackend, PrivateAddressError
 from tap_pocket.pages.wayback import closest_snapshot
+from tap_pocket.pages.workers import ExtractionPool, ExtractorUnavailableError
 from tap_pocket.rows import Page
 
 if t.TYPE_CHECKING:
@@ -75,8 +74,12 @@ class FetchSettings:
     private_addresses: bool = False
     wayback_api_url: str = ""
     user_agent: str = "tap-pocket"
-    #: Worker processes for extraction; 0 extracts in the fetcher's own threads.
+    #: Worker processes for extraction; 0 extracts in the fetcher's own threads (no
+    #: limits: for tests of one page).
     extract_workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    #: Seconds of one page's extraction, and MiB a worker may grow by (workers.py).
+    extract_timeout: float = 5.0
+    extract_memory_mb: int = 128
 
 
 class _FailedError(Exception):
@@ -235,7 +238,7 @@ class Fetcher:
         self._global: asyncio.Semaphore | None = None
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._robots: RobotsRules | None = None
-        self._pool: concurrent.futures.Executor | None = None
+        self._pool: ExtractionPool | None = None
         self._call(self._open())
 
     def _call(self, coroutine: t.Coroutine[t.Any, t.Any, t.Any]) -> t.Any:
@@ -281,7 +284,7 @@ class Fetcher:
         self._thread.join(timeout=10)
         self._loop.close()
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool.close()
             self._pool = None
 
     async def _aclose(self) -> None:
@@ -289,18 +292,32 @@ class Fetcher:
             if client is not None:
                 await client.aclose()
 
-    def _extract_pool(self) -> concurrent.futures.Executor | None:
+    def _extract_pool(self) -> ExtractionPool | None:
         if self.settings.extract_workers <= 0:
             return None
         if self._pool is None:
-            # spawn: the tap has threads running; forking it would copy their locks.
-            self._pool = concurrent.futures.ProcessPoolExecutor(
+            self._pool = ExtractionPool(
                 self.settings.extract_workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_exit_with_parent,
-                initargs=(os.getpid(),),
+                time_limit=self.settings.extract_timeout,
+                memory_limit=self.settings.extract_memory_mb * 1024 * 1024,
             )
         return self._pool
+
+    def start_extraction(self) -> None:
+        """Start an extraction worker now, before any link.
+
+        A missing or broken extractor dependency raises :class:`ExtractorUnavailableError`
+        (one line naming it).
+        """
+        pool = self._extract_pool()
+        if pool is not None:
+            pool.start()
+            return
+        from tap_pocket.pages.extract import check_dependencies
+
+        broken = check_dependencies()
+        if broken:
+            raise ExtractorUnavailableError(f"pages: {broken}")
 
     def fetch_all(self, links: Iterable[Link]) -> Iterator[Page]:
         """Fetch ``links``; yield their rows in the order they complete."""
@@ -331,29 +348,22 @@ class Fetcher:
 
     # -- one link ---------------------------------------------------------------------------
 
-    async def _page(self, link: Link, pool: concurrent.futures.Executor | None) -> Page:
+    async def _page(self, link: Link, pool: ExtractionPool | None) -> Page:
         answer = _Answer()
         try:
             await asyncio.wait_for(self._fetch(link.url, answer), self.settings.timeout)
         except Exception as exc:  # noqa: BLE001 - every failure is a row
             answer.error = error_code(exc)
         columns: dict[str, t.Any] = {}
-        if answer.body and answer.error in {None, "too_large"}:
-            loop = asyncio.get_running_loop()
-            url = answer.final_url or link.url
+        if answer.body and answer.error in {None, *WITH_CONTENT}:
             self.stats.flight_samples.append(self.stats.in_flight)
-            try:
-                columns = await loop.run_in_executor(
-                    pool, extract, answer.body, answer.charset, url
-                )
-            except concurrent.futures.BrokenExecutor:
-                # A worker died on this page (or with it): the page has no columns, and
-                # the next batch gets new workers.
-                if pool is not None and pool is self._pool:
-                    self._pool = None
-                    pool.shutdown(wait=False)
-            except Exception:  # noqa: BLE001, S110 - a page that cannot be read has no columns
-                pass
+            job = Job(answer.body, answer.charset, answer.final_url or link.url, link.url)
+            columns = await _extract(job, pool)
+            # The fetch's own error (too_large, truncated) says more than the page's.
+            found = columns.pop("error", None)
+            answer.error = answer.error or found
+            if answer.error not in {None, *WITH_CONTENT}:
+                columns = {}
         archived = None
         if self._wayback is not None and is_dead(answer.error, persisted=link.dead_if_failing):
             # Within the same limits as the sites: at most 2 lookups at once.
@@ -467,15 +477,14 @@ class Fetcher:
         return body.decode("utf-8", "replace")
 
 
-def _exit_with_parent(parent: int) -> None:
-    """In an extraction worker: end when the tap is gone (killed, it cannot say so)."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="tap-pocket-parent-watch", daemon=True).start()
+async def _extract(job: Job, pool: ExtractionPool | None) -> dict[str, t.Any]:
+    """The page's columns and ``error``: in a worker of ``pool``, else in a thread."""
+    if pool is not None:
+        return await pool.extract(job)
+    try:
+        return await asyncio.to_thread(extract, job)
+    except Exception:  # noqa: BLE001 - the row says so
+        return {"error": "extraction_failed"}
 
 
 def _identity(response: httpx.Response) -> bool:

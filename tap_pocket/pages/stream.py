@@ -103,6 +103,8 @@ class _PagesStream(DirectRecordsStream):
                     private_addresses=bool(setting(config, "fetch_private_addresses")),
                     wayback_api_url=str(setting(config, "wayback_api_url") or ""),
                     user_agent=user_agent(),
+                    extract_timeout=float(setting(config, "fetch_extract_timeout_seconds")),
+                    extract_memory_mb=int(setting(config, "fetch_extract_memory_mb")),
                 ),
                 robots_store=self._cache,
             )
@@ -111,6 +113,16 @@ class _PagesStream(DirectRecordsStream):
             if self._cache.usable:
                 self.logger.info("pages: cache %s", self._cache.path)
         return self._fetcher, self._cache
+
+    def prepare(self) -> None:
+        """At the start of a run that fetches pages: start the extraction.
+
+        A missing or broken extractor dependency then stops the run before any item is read.
+        """
+        if self.ABORT_AT_RECORD_COUNT is not None:  # a dry run fetches nothing
+            return
+        fetcher, _cache = self._open()
+        fetcher.start_extraction()
 
     def _rows(self) -> Iterator[Page]:
         from tap_pocket.pages.fetch import Link
