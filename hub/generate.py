@@ -211,8 +211,20 @@ def setting_kind(schema: dict[str, t.Any], name: str = "") -> str:
             return "options"
         return "string"
     if json_type == "number":
-        return "decimal"
+        # A departure: hub-utils writes `integer`, which Meltano cannot fill with a
+        # fraction, and `decimal` crashes Meltano when set through the environment.
+        # Settings that take fractions are declared with settings.fraction_type().
+        raise plain_number_error(name)
     return json_type
+
+
+def plain_number_error(name: str) -> ValueError:
+    """The error for a setting of JSON type ``number``: no Meltano kind carries it safely."""
+    return ValueError(
+        f"setting {name}: a plain JSON number has no safe Meltano kind (`decimal` crashes "
+        "Meltano when set through the environment, `integer` drops fractions): declare it "
+        "with tap_pocket.settings.fraction_type() or as an integer"
+    )
 
 
 def _leaves(properties: dict[str, t.Any], prefix: str = "") -> list[tuple[str, dict[str, t.Any]]]:
