@@ -43,15 +43,11 @@ class TapPocket(Tap):
             super().__init__(*args, validate_config=validate_config, **kwargs)
         except ConfigValidationError as exc:
             # The SDK's messages quote the rejected values, secrets' included.
-            raise ConfigValidationError(
-                str(exc), errors=without_secret_values(exc.errors, self.config), schema=exc.schema
-            ) from None
+            raise invalid_config(without_secret_values(exc.errors, self.config)) from None
         if validate_config:
             errors = settings_errors(self.config)
             if errors:
-                raise ConfigValidationError(
-                    "Config validation failed", errors=errors, schema=self.config_jsonschema
-                )
+                raise invalid_config(errors)
 
     @property
     def export_mode(self) -> bool:
@@ -101,7 +97,13 @@ class TapPocket(Tap):
         def invoke(**kwargs: t.Any) -> t.Any:
             if click.get_current_context().invoked_subcommand:
                 return None  # `tap-pocket auth`: the subcommand alone runs
-            return tap_invoke(**kwargs)
+            try:
+                return tap_invoke(**kwargs)
+            except ConfigValidationError as exc:
+                # The SDK's command would end with the whole settings schema on one
+                # line (11 KB), the line `meltano config test` shows: cli() reports
+                # the message, which names every invalid or missing setting, instead.
+                raise InvalidSettingsError(str(exc)) from exc
 
         return TapCommand(
             name=command.name,
@@ -112,6 +114,15 @@ class TapPocket(Tap):
             logger=cls.logger,
             invoke_without_command=True,
         )
+
+
+def invalid_config(errors: list[str]) -> ConfigValidationError:
+    """The SDK's config error, its message naming every error on one line."""
+    return ConfigValidationError(f"Config validation failed: {'; '.join(errors)}", errors=errors)
+
+
+class InvalidSettingsError(Exception):
+    """Settings that failed validation, as the one-line error that cli() reports."""
 
 
 class TapCommand(SingerCommand, click.Group):

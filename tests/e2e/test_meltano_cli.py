@@ -315,3 +315,16 @@ def test_readme_meltano_commands_run(meltano: Meltano, tmp_path: Path) -> None:
     assert len(items) == DEMO_UNREAD
     assert {row["status"] for row in items} == {"unread"}
     assert all(row["host"] == row["given_url"].split("/")[2] for row in items)
+
+
+def test_config_test_names_what_is_missing(meltano: Meltano, tmp_path: Path) -> None:
+    """`meltano config test tap-pocket` with nothing set: one line naming the settings."""
+    root = copy_project(tmp_path / "project")
+    result = in_project(meltano, root, "config", "test", "tap-pocket")
+
+    assert result.returncode == 1
+    assert "Plugin configuration is invalid" in result.output
+    lines = result.output.splitlines()
+    named = [line for line in lines if "Missing setting(s) consumer_key, access_token" in line]
+    assert len(named) == 1, result.tail()
+    assert max(len(line) for line in lines) < 1000, "a line holds the settings schema"
