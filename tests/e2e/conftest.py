@@ -143,7 +143,7 @@ class Meltano:
             events=events,
         )
 
-    def run(self, *blocks: str, environment: str | None = "api", **env: str) -> MeltanoResult:
+    def run(self, *blocks: str, environment: str | None = "mine", **env: str) -> MeltanoResult:
         """``meltano run`` that must succeed; shows the log's tail when it does not."""
         args = ([f"--environment={environment}"] if environment else []) + ["run", *blocks]
         result = self(*args, **env)
@@ -152,7 +152,7 @@ class Meltano:
         )
         return result
 
-    def state(self, state_id: str, environment: str = "api") -> dict[str, t.Any]:
+    def state(self, state_id: str, environment: str = "mine") -> dict[str, t.Any]:
         result = self(f"--environment={environment}", "--log-level=error", "state", "get", state_id)
         assert result.returncode == 0, result.tail()
         lines = result.output.splitlines()

@@ -130,7 +130,9 @@ def test_demo_environment_reads_the_bundled_demo() -> None:
     assert meltano["default_environment"] == "mine"
     assert meltano["send_anonymous_usage_stats"] is False
     environments = {env["name"]: env for env in meltano["environments"]}
-    assert set(environments) == {"demo", "mine", "export", "api"}
+    # One environment for the user's own data (scripts/quickstart and a plain `meltano
+    # run` share its state), and the demo apart.
+    assert set(environments) == {"demo", "mine"}
     demo = environments["demo"]["config"]["plugins"]
     (tap,) = demo["extractors"]
     assert tap["config"] == {"export_path": "${MELTANO_PROJECT_ROOT}/demo/pocket.zip"}
@@ -151,10 +153,8 @@ def test_demo_environment_reads_the_bundled_demo() -> None:
             assert value != base[name][key], (name, key)
     assert base["target-duckdb"]["path"] == "${MELTANO_PROJECT_ROOT}/pocket.duckdb"
     assert demo_loaders["target-duckdb"]["path"] == "${MELTANO_PROJECT_ROOT}/demo.duckdb"
-    # mine, export and api take everything from .env / the environment.
+    # mine takes everything from .env / the environment.
     assert set(environments["mine"]) == {"name"}
-    assert "config" not in environments["export"]
-    assert "config" not in environments["api"]
 
 
 def test_demo_export_is_reproducible(tmp_path: t.Any) -> None:
