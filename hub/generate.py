@@ -1,7 +1,7 @@
 """Write the Meltano Hub definition of tap-pocket from the tap's own ``--about`` output.
 
 The Hub entry (``hub/tap-pocket.yml``) must say exactly what the tap reports, so it is
-generated, never edited by hand: ``uv run python hub/generate.py``. A test checks that
+generated, never edited by hand: ``scripts/uv run python hub/generate.py``. A test checks that
 the committed file is current, and ``tests/test_hub.py`` runs the Hub's own validators
 (copies in ``hub/validation/``) on it.
 

@@ -11,8 +11,8 @@ so that ``meltano config set tap-pocket stream_maps '{...}'`` and
 ``TAP_POCKET_STREAM_MAPS='{...}'`` both reach the tap as objects. Everything else in
 meltano.yml (the loaders, environments, comments) is kept as it is.
 
-    uv run --group meltano python scripts/sync_meltano_yml.py          # rewrite
-    uv run --group meltano python scripts/sync_meltano_yml.py --check  # exit 1 if stale
+    scripts/uv run --group meltano python scripts/sync_meltano_yml.py          # rewrite
+    scripts/uv run --group meltano python scripts/sync_meltano_yml.py --check  # exit 1 if stale
 
 ``tests/e2e/test_meltano_project.py`` fails when meltano.yml is stale.
 """

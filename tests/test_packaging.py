@@ -453,9 +453,17 @@ def test_meltano_adds_the_hub_definition(wheel: Path, tmp_path: Path) -> None:
     project = tmp_path / "scratch"
     definition = ROOT / "hub" / "tap-pocket.yml"
     run(
-        "add", "extractor", "tap-pocket", "--from-ref", str(definition), "--no-install", cwd=project
+        "add",
+        "--plugin-type",
+        "extractor",
+        "tap-pocket",
+        "--from-ref",
+        str(definition),
+        "--no-install",
+        cwd=project,
     )
     meltano_yml = yaml.safe_load((project / "meltano.yml").read_text())
+    assert list(meltano_yml["plugins"]) == ["extractors"]  # no stray utility
     (plugin,) = meltano_yml["plugins"]["extractors"]
     hub = yaml.safe_load(definition.read_text())
     assert plugin["name"] == "tap-pocket"

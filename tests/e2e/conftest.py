@@ -63,7 +63,7 @@ def meltano_executable() -> Path:
     if not candidate.exists():
         unavailable(
             f"the Meltano CLI is not installed next to {sys.executable}: run the tests with "
-            "`uv run --group e2e pytest` (dependency group e2e)"
+            "`scripts/uv run --group e2e pytest` (dependency group e2e)"
         )
     return candidate
 

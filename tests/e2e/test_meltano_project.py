@@ -39,7 +39,7 @@ def test_extractor_matches_the_tap_about_output() -> None:
     for key in ("capabilities", "settings_group_validation", "settings", "commands"):
         assert tap[key] == generated[key], (
             f"meltano.yml's tap-pocket {key} is stale: "
-            "run `uv run --group meltano python scripts/sync_meltano_yml.py`"
+            "run `scripts/uv run --group meltano python scripts/sync_meltano_yml.py`"
         )
     properties = info["settings"]["properties"]
     secrets = {name for name, schema in properties.items() if schema.get("secret")}
