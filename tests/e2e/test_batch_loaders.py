@@ -9,9 +9,12 @@ a "yes" loads the demo's rows (counted in the destination), a "no" fails as docu
 
 from __future__ import annotations
 
+import re
 import typing as t
 
 import pytest
+
+from tests import doc_pages
 
 from .conftest import LOADERS
 from .fake_elasticsearch import FakeElasticsearch
@@ -26,22 +29,32 @@ pytestmark = pytest.mark.e2e
 
 DEMO_ITEMS = 30
 DEMO_HIGHLIGHTS = 9
+SECTION = "BATCH messages, per loader"
 
-#: Whether each loader takes BATCH messages, and for those that do not, its error.
-BATCH_SUPPORT: dict[str, str | None] = {
-    "target-postgres": None,
-    "target-duckdb": "Unknown message type BATCH",
-    "target-jsonl": "'NoneType' object has no attribute 'asdict'",
-    "target-elasticsearch": None,
-}
+
+def documented_support() -> dict[str, str | None]:
+    """The docs' table: each loader, and None if it takes BATCH, else the error it stops with."""
+    _, text = doc_pages.section(SECTION)
+    support: dict[str, str | None] = {}
+    for loader, takes, what in re.findall(
+        r"^\| `([\w-]+)` \([^)]*\) \| ([^|]+) \| ([^|]+) \|$", text, re.MULTILINE
+    ):
+        if takes.strip() == "no":
+            (error,) = re.findall(r"stops with `([^`]+)`", what)
+            support[loader] = error
+        else:
+            assert takes.strip().startswith("yes"), (loader, takes)
+            support[loader] = None
+    return support
 
 
 def batch_env(tmp_path: Path) -> dict[str, str]:
-    return {
-        "TAP_POCKET_BATCH_CONFIG_ENCODING_FORMAT": "jsonl",
-        "TAP_POCKET_BATCH_CONFIG_ENCODING_COMPRESSION": "gzip",
-        "TAP_POCKET_BATCH_CONFIG_STORAGE_ROOT": (tmp_path / "batches").as_uri(),
-    }
+    """The docs' BATCH settings, with the batch files under ``tmp_path``."""
+    _, text = doc_pages.section(SECTION)
+    (block,) = doc_pages.fenced("dotenv", text)
+    env = dict(line.split("=", 1) for line in block.splitlines() if line.strip())
+    assert env.pop("TAP_POCKET_BATCH_CONFIG_STORAGE_ROOT")
+    return {**env, "TAP_POCKET_BATCH_CONFIG_STORAGE_ROOT": (tmp_path / "batches").as_uri()}
 
 
 def counts_in(
@@ -82,7 +95,8 @@ def counts_in(
 def test_batch_messages_into_each_loader(
     meltano: Meltano, tmp_path: Path, loader: str, request: pytest.FixtureRequest
 ) -> None:
-    assert set(BATCH_SUPPORT) == set(LOADERS)
+    support = documented_support()
+    assert set(LOADERS) <= set(support), "a loader of meltano.yml missing from the table"
     if loader == "target-elasticsearch":
         server: t.Any = request.getfixturevalue("_elasticsearch")
     elif loader == "target-postgres":
@@ -93,12 +107,12 @@ def test_batch_messages_into_each_loader(
     result = meltano(
         "--environment=demo", "run", "tap-pocket", loader, **batch_env(tmp_path), **env
     )
-    failure = BATCH_SUPPORT[loader]
+    failure = support[loader]
     if failure is None:
         assert result.returncode == 0, result.tail()
         assert counts() == (DEMO_ITEMS, DEMO_HIGHLIGHTS)
     else:
-        assert result.returncode != 0, f"{loader} now takes BATCH: update the table"
+        assert result.returncode != 0, f"{loader} now takes BATCH: update the docs' table"
         assert failure in result.output, result.tail()
     # The tap wrote its rows as batch files (the BATCH messages point at them).
     assert list((tmp_path / "batches").glob("*.json.gz")), "the tap wrote no batch file"
