@@ -101,9 +101,10 @@ class TapPocket(Tap):
                 return tap_invoke(**kwargs)
             except ConfigValidationError as exc:
                 # The SDK's command would end with the whole settings schema on one
-                # line (11 KB), the line `meltano config test` shows: cli() reports
-                # the message, which names every invalid or missing setting, instead.
-                raise InvalidSettingsError(str(exc)) from exc
+                # line (11 KB), the line `meltano config test` shows: the message,
+                # which names every invalid or missing setting, instead.
+                report(exc)
+                raise click.exceptions.Exit(1) from None
 
         return TapCommand(
             name=command.name,
@@ -119,10 +120,6 @@ class TapPocket(Tap):
 def invalid_config(errors: list[str]) -> ConfigValidationError:
     """The SDK's config error, its message naming every error on one line."""
     return ConfigValidationError(f"Config validation failed: {'; '.join(errors)}", errors=errors)
-
-
-class InvalidSettingsError(Exception):
-    """Settings that failed validation, as the one-line error that cli() reports."""
 
 
 class TapCommand(SingerCommand, click.Group):
@@ -149,12 +146,20 @@ def cli() -> None:
     """
     try:
         TapPocket.cli()
+    except ConfigValidationError as exc:  # the user's settings: nothing to debug
+        report(exc)
+        sys.exit(1)
     except Exception as exc:
         if _debugging():
             raise
-        message = str(exc).strip() or type(exc).__name__
-        logging.getLogger(TapPocket.name).error("%s", " ".join(message.split()))  # noqa: TRY400 - one line, no traceback
+        report(exc)
         sys.exit(1)
+
+
+def report(exc: Exception) -> None:
+    """Log a failure as its message on one line, without a traceback."""
+    message = str(exc).strip() or type(exc).__name__
+    logging.getLogger(TapPocket.name).error("%s", " ".join(message.split()))
 
 
 def _debugging() -> bool:
