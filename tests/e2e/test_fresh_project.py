@@ -16,6 +16,7 @@ which serves ``hub/tap-pocket.yml`` as the Hub will.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -144,10 +145,10 @@ def extractor(project: Path) -> dict[str, t.Any]:
     return dict(tap)
 
 
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A user's home: the clone at ~/tap-pocket, the export at ~/Downloads/pocket.zip."""
-    home = tmp_path / "home"
+    home = tmp_path_factory.mktemp("home")
     shutil.copytree(REPO, home / "tap-pocket", ignore=NOT_IN_A_CLONE)
     (home / "Downloads").mkdir()
     shutil.copy(REPO / "demo" / "pocket.zip", home / "Downloads" / "pocket.zip")
@@ -156,50 +157,58 @@ def home(tmp_path: Path) -> Path:
 
 def test_readme_meltano_session_in_a_fresh_project(home: Path, tmp_path: Path) -> None:
     lines = meltano_block()
-    work = tmp_path / "work"
-    work.mkdir()
     with MeltanoHub() as hub:
         session = Session(home, hub)
         try:
-            statuses = session.run(lines, cwd=work)
+            statuses = session.run(lines, cwd=tmp_path)
         finally:
             session.save(tmp_path / "transcript.txt")
     assert dict(zip(lines, statuses, strict=True)) == dict.fromkeys(lines, 0)
     assert not hub.unknown, hub.unknown
 
-    (project,) = [path.parent for path in work.glob("*/meltano.yml")]
+    (project,) = [path.parent for path in tmp_path.glob("*/meltano.yml")]
     assert REPO not in project.parents
     assert plugins(project) == {"extractors": ["tap-pocket"], "loaders": ["target-jsonl"]}
     tap = extractor(project)
-    assert tap["pip_url"] == "tap-pocket"  # the Hub definition's, found in ~/tap-pocket/dist
+    definition = yaml.safe_load((REPO / "hub" / "tap-pocket.yml").read_text(encoding="utf-8"))
+    assert tap["pip_url"] == definition["pip_url"]  # found in ~/tap-pocket/dist
+    assert tap["capabilities"] == definition["capabilities"]
+    assert [s["name"] for s in tap["settings"]] == [s["name"] for s in definition["settings"]]
     assert tap["select"] == ["items.*", "highlights.*"]
     assert tap["config"] == {"export_path": str(home / "Downloads" / "pocket.zip")}
     rows = {
-        stream: (project / "output" / f"{stream}.jsonl").read_text().splitlines()
+        stream: [
+            json.loads(line)
+            for line in (project / "output" / f"{stream}.jsonl").read_text().splitlines()
+        ]
         for stream in ("items", "highlights")
     }
     assert (len(rows["items"]), len(rows["highlights"])) == (DEMO_ITEMS, DEMO_HIGHLIGHTS)
+    assert all(row["item_id"].startswith("u") for row in rows["items"])  # an export's ids
     assert not (project / "output" / "pages.jsonl").exists()  # the opt-in stream stayed off
 
 
-@pytest.mark.parametrize(
-    "command",
-    [
-        "meltano add --plugin-type extractor tap-pocket --variant tap-pocket",
-        "meltano add --plugin-type extractor tap-pocket",
-    ],
-)
-def test_adding_tap_pocket_from_meltano_hub(home: Path, tmp_path: Path, command: str) -> None:
+def test_adding_tap_pocket_from_meltano_hub(home: Path, tmp_path: Path) -> None:
     """The docs' commands for after the release, against a Hub serving hub/tap-pocket.yml.
 
     The package is not on PyPI yet: the "With Meltano" block's first two lines build it and
-    point Meltano's installer at it, as they do before the release.
+    point Meltano's installer at it, as they do before the release. Each command runs in a
+    new project of its own.
     """
-    assert command in documented_commands()
+    commands = [
+        "meltano add --plugin-type extractor tap-pocket --variant tap-pocket",
+        "meltano add --plugin-type extractor tap-pocket",
+    ]
+    assert set(commands) <= documented_commands()
     build, find_links = meltano_block()[:2]
     assert "scripts/uv build --wheel" in build
     assert find_links.startswith("export UV_FIND_LINKS=")
-    lines = [build, find_links, "meltano init hub-project && cd hub-project", command]
+    # The Hub page's `usage` line that opts in to the pages stream, as Meltano takes it.
+    definition = yaml.safe_load((REPO / "hub" / "tap-pocket.yml").read_text(encoding="utf-8"))
+    (select_pages,) = re.findall(r"`(meltano select [^`]+)`", definition["usage"])
+    lines = [build, find_links]
+    for n, command in enumerate(commands):
+        lines += [f"meltano init hub-{n} && cd hub-{n}", command, select_pages, "cd .."]
     with MeltanoHub() as hub:
         session = Session(home, hub)
         try:
@@ -207,5 +216,7 @@ def test_adding_tap_pocket_from_meltano_hub(home: Path, tmp_path: Path, command:
         finally:
             session.save(tmp_path / "transcript.txt")
     assert not hub.unknown, hub.unknown
-    assert plugins(tmp_path / "hub-project") == {"extractors": ["tap-pocket"]}
-    assert extractor(tmp_path / "hub-project")["variant"] == "tap-pocket"
+    for n in range(len(commands)):
+        assert plugins(tmp_path / f"hub-{n}") == {"extractors": ["tap-pocket"]}
+        assert extractor(tmp_path / f"hub-{n}")["variant"] == "tap-pocket"
+        assert "pages.*" in extractor(tmp_path / f"hub-{n}")["select"]
