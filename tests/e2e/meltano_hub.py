@@ -14,13 +14,14 @@ repository's own ``hub/tap-pocket.yml``; anything else is a 404, recorded in
 
 from __future__ import annotations
 
-import json
 import threading
 import typing as t
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import yaml
 from typing_extensions import Self
+
+from tests.support import send_json
 
 from .conftest import REPO
 
@@ -81,12 +82,7 @@ class MeltanoHub:
                     hub.unknown.append(self.path)
                     self.send_error(404)
                     return
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, body)
 
             def log_message(self, format: str, *args: t.Any) -> None:  # noqa: A002
                 """Quiet: requests are recorded in ``requests``."""
