@@ -122,11 +122,12 @@ class Session:
         assert len(statuses) == len(lines), completed.stdout[-6000:]
         return statuses
 
-    def save(self, path: Path) -> None:
+    def save(self, path: Path, *, readme: bool = False) -> None:
+        """Keep the transcript at ``path`` (README's session: also at $TAP_POCKET_TRANSCRIPT)."""
         text = "\n".join(self.transcript)
         path.write_text(text, encoding="utf-8")
-        sys.stderr.write(f"\n[e2e] the fresh-project Meltano session: {path}\n")
-        if os.environ.get("TAP_POCKET_TRANSCRIPT"):
+        sys.stderr.write(f"\n[e2e] the Meltano session's transcript: {path}\n")
+        if readme and os.environ.get("TAP_POCKET_TRANSCRIPT"):
             Path(os.environ["TAP_POCKET_TRANSCRIPT"]).write_text(text, encoding="utf-8")
 
 
@@ -162,7 +163,7 @@ def test_readme_meltano_session_in_a_fresh_project(home: Path, tmp_path: Path) -
         try:
             statuses = session.run(lines, cwd=tmp_path)
         finally:
-            session.save(tmp_path / "transcript.txt")
+            session.save(tmp_path / "transcript.txt", readme=True)
     assert dict(zip(lines, statuses, strict=True)) == dict.fromkeys(lines, 0)
     assert not hub.unknown, hub.unknown
 
