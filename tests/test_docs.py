@@ -211,13 +211,9 @@ DOCS_COMMANDS: dict[str, str] = {
     "meltano config set tap-pocket export_path ~/Downloads/pocket.zip": FRESH_PROJECT,
     "meltano run tap-pocket target-postgres": f"{E2E}test_loaders.py::test_postgres",
     "meltano config set tap-pocket stream_maps "
-    '\'{"items": {"__filter__": "status == \\"unread\\""}}\'': (
-        f"{E2E}test_meltano_cli.py::test_readme_meltano_commands_run"
-    ),
+    '\'{"items": {"__filter__": "status == \\"unread\\""}}\'': (FRESH_PROJECT),
     'TAP_POCKET_STREAM_MAPS=\'{"items": {"host": "given_url.split(\\"/\\")[2]"}}\' '
-    "meltano run tap-pocket target-jsonl": (
-        f"{E2E}test_meltano_cli.py::test_readme_meltano_commands_run"
-    ),
+    "meltano run tap-pocket target-jsonl": (FRESH_PROJECT),
     "meltano invoke tap-pocket:auth --write-env .env": (
         f"{E2E}test_meltano_cli.py::test_meltano_invoke_auth"
     ),

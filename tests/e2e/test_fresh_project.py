@@ -37,6 +37,7 @@ from .meltano_hub import MeltanoHub
 pytestmark = pytest.mark.e2e
 
 DEMO_ITEMS = 30
+DEMO_UNREAD = 17
 DEMO_HIGHLIGHTS = 9
 EXIT = re.compile(r"^@@exit (\d+)@@$", re.MULTILINE)
 #: What the repository copy at ~/tap-pocket leaves out: build outputs, environments, caches,
@@ -57,11 +58,18 @@ NOT_IN_A_CLONE = shutil.ignore_patterns(
 )
 
 
-def meltano_block() -> list[str]:
-    """The command lines of the docs' "With Meltano" block, as written."""
+def meltano_blocks() -> list[list[str]]:
+    """The command lines of each bash block of the docs' "With Meltano" section, as written."""
     _, text = doc_pages.section("With Meltano")
-    block = doc_pages.fenced("bash", text)[0]
-    return [line for line in block.splitlines() if line.strip()]
+    return [
+        [line for line in block.splitlines() if line.strip()]
+        for block in doc_pages.fenced("bash", text)
+    ]
+
+
+def meltano_block() -> list[str]:
+    """The first: from a new project to a first load."""
+    return meltano_blocks()[0]
 
 
 def documented_commands() -> set[str]:
@@ -157,7 +165,11 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_readme_meltano_session_in_a_fresh_project(home: Path, tmp_path: Path) -> None:
-    lines = meltano_block()
+    """The section's blocks in one session: the first load, then the stream-map lines."""
+    first, *more = meltano_blocks()
+    assert len(more) == 1, "a new block in the section: run it here, check what it does"
+    (maps,) = more
+    lines = [*first, *maps]
     with MeltanoHub() as hub:
         session = Session(home, hub)
         try:
@@ -176,7 +188,10 @@ def test_readme_meltano_session_in_a_fresh_project(home: Path, tmp_path: Path) -
     assert tap["capabilities"] == definition["capabilities"]
     assert [s["name"] for s in tap["settings"]] == [s["name"] for s in definition["settings"]]
     assert tap["select"] == ["items.*", "highlights.*"]
-    assert tap["config"] == {"export_path": str(home / "Downloads" / "pocket.zip")}
+    assert tap["config"] == {
+        "export_path": str(home / "Downloads" / "pocket.zip"),
+        "stream_maps": {"items": {"__filter__": 'status == "unread"'}},  # an object
+    }
     rows = {
         stream: [
             json.loads(line)
@@ -184,9 +199,17 @@ def test_readme_meltano_session_in_a_fresh_project(home: Path, tmp_path: Path) -
         ]
         for stream in ("items", "highlights")
     }
-    assert (len(rows["items"]), len(rows["highlights"])) == (DEMO_ITEMS, DEMO_HIGHLIGHTS)
-    assert all(row["item_id"].startswith("u") for row in rows["items"])  # an export's ids
+    # target-jsonl appends: the first run's rows, then the stream-map run's.
+    first_items, mapped = rows["items"][:DEMO_ITEMS], rows["items"][DEMO_ITEMS:]
+    assert len({row["item_id"] for row in first_items}) == DEMO_ITEMS
+    assert all(row["item_id"].startswith("u") for row in first_items)  # an export's ids
+    assert len(rows["highlights"]) == 2 * DEMO_HIGHLIGHTS
     assert not (project / "output" / "pages.jsonl").exists()  # the opt-in stream stayed off
+    # Meltano merges the environment's map into meltano.yml's: the unread items only, each
+    # with its host.
+    assert len(mapped) == DEMO_UNREAD
+    assert {row["status"] for row in mapped} == {"unread"}
+    assert all(row["host"] == row["given_url"].split("/")[2] for row in mapped)
 
 
 def test_adding_tap_pocket_from_meltano_hub(home: Path, tmp_path: Path) -> None:
