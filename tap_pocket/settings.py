@@ -241,7 +241,7 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
     th.Property(
         "fetch_extract_timeout_seconds",
-        th.NumberType(minimum=1),
+        th.IntegerType(minimum=1),
         default=5,
         title="Extraction Time Limit",
         description=(

@@ -77,6 +77,8 @@ def api_values() -> dict[str, Value]:
         "fetch_concurrency": 4,
         "fetch_timeout_seconds": 7,
         "fetch_max_bytes": 200_000,
+        "fetch_extract_timeout_seconds": 3,
+        "fetch_extract_memory_mb": 256,
         "fetch_respect_robots": False,
         "fetch_private_addresses": True,
         "fetch_cache_path": "pages-e2e.sqlite3",
