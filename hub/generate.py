@@ -1,7 +1,7 @@
 """Write the Meltano Hub definition of tap-pocket from the tap's own ``--about`` output.
 
 The Hub entry (``hub/tap-pocket.yml``) must say exactly what the tap reports, so it is
-generated, never edited by hand: ``uv run python hub/generate.py``. A test checks that
+generated, never edited by hand: ``scripts/uv run python hub/generate.py``. A test checks that
 the committed file is current, and ``tests/test_hub.py`` runs the Hub's own validators
 (copies in ``hub/validation/``) on it.
 
@@ -211,8 +211,20 @@ def setting_kind(schema: dict[str, t.Any], name: str = "") -> str:
             return "options"
         return "string"
     if json_type == "number":
-        return "decimal"
+        # A departure: hub-utils writes `integer`, which Meltano cannot fill with a
+        # fraction, and `decimal` crashes Meltano when set through the environment.
+        # Settings that take fractions are declared with settings.fraction_type().
+        raise plain_number_error(name)
     return json_type
+
+
+def plain_number_error(name: str) -> ValueError:
+    """The error for a setting of JSON type ``number``: no Meltano kind carries it safely."""
+    return ValueError(
+        f"setting {name}: a plain JSON number has no safe Meltano kind (`decimal` crashes "
+        "Meltano when set through the environment, `integer` drops fractions): declare it "
+        "with tap_pocket.settings.fraction_type() or as an integer"
+    )
 
 
 def _leaves(properties: dict[str, t.Any], prefix: str = "") -> list[tuple[str, dict[str, t.Any]]]:

@@ -11,8 +11,8 @@ so that ``meltano config set tap-pocket stream_maps '{...}'`` and
 ``TAP_POCKET_STREAM_MAPS='{...}'`` both reach the tap as objects. Everything else in
 meltano.yml (the loaders, environments, comments) is kept as it is.
 
-    uv run --group meltano python scripts/sync_meltano_yml.py          # rewrite
-    uv run --group meltano python scripts/sync_meltano_yml.py --check  # exit 1 if stale
+    scripts/uv run --group meltano python scripts/sync_meltano_yml.py          # rewrite
+    scripts/uv run --group meltano python scripts/sync_meltano_yml.py --check  # exit 1 if stale
 
 ``tests/e2e/test_meltano_project.py`` fails when meltano.yml is stale.
 """
@@ -24,7 +24,7 @@ import sys
 import typing as t
 from pathlib import Path
 
-from hub.generate import about
+from hub.generate import about, plain_number_error
 
 ROOT = Path(__file__).resolve().parent.parent
 MELTANO_YML = ROOT / "meltano.yml"
@@ -71,9 +71,9 @@ def setting_kind(name: str, schema: dict[str, t.Any]) -> str:
         return "array"
     if len(types) > 1:  # e.g. faker_config.seed: a number, string or boolean
         return "string"
-    return {"boolean": "boolean", "integer": "integer", "number": "decimal"}.get(
-        next(iter(types), "string"), "string"
-    )
+    if types == {"number"}:
+        raise plain_number_error(name)
+    return {"boolean": "boolean", "integer": "integer"}.get(next(iter(types), "string"), "string")
 
 
 def meltano_settings(properties: dict[str, t.Any], prefix: str = "") -> list[dict[str, t.Any]]:

@@ -1,6 +1,6 @@
 """Refresh README.md's settings table from ``tap-pocket --about --format=markdown``.
 
-Run after changing a setting: ``uv run python scripts/update_readme_settings.py``.
+Run after changing a setting: ``scripts/uv run python scripts/update_readme_settings.py``.
 tests/test_docs.py fails while the README is out of date.
 """
 

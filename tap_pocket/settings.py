@@ -36,6 +36,23 @@ if TYPE_CHECKING:
 
 DEFAULT_API_URL = "https://getpocket.com"
 
+#: A non-negative decimal number written as text: "0.5", "2", ".25".
+DECIMAL_TEXT = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)$"
+
+
+def fraction_type() -> th.CustomType:
+    """A non-negative number that may have a fraction, as a JSON number or as its text.
+
+    Meltano has no setting kind that carries a fraction safely: its ``decimal`` kind turns
+    a value from the environment, ``.env`` or ``meltano config set`` into a Python Decimal
+    that it then cannot write into the tap's config file ("Object of type Decimal is not
+    JSON serializable"). So these settings are ``string`` settings in Meltano, and text is
+    what the tap gets from it, and from the SDK's own ``--config ENV`` too; whole numbers
+    are ``integer`` settings instead. Code reads them with ``float(setting(...))``.
+    """
+    return th.CustomType({"type": ["string", "number"], "minimum": 0, "pattern": DECIMAL_TEXT})
+
+
 SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
     th.Property(
         "consumer_key",
@@ -148,14 +165,17 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
     th.Property(
         "backoff_factor",
-        th.NumberType(minimum=0),
+        fraction_type(),
         default=1.0,
         title="Backoff Factor",
-        description="Seconds of the first retry wait; each retry doubles it (with full jitter).",
+        description=(
+            "Seconds of the first retry wait, fractions allowed (0.5); each retry doubles "
+            "it (with full jitter)."
+        ),
     ),
     th.Property(
         "backoff_max",
-        th.NumberType(minimum=0),
+        th.IntegerType(minimum=0),
         default=60,
         title="Backoff Max",
         description="Longest wait between two retries, in seconds.",
@@ -201,7 +221,7 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
     th.Property(
         "fetch_timeout_seconds",
-        th.NumberType(minimum=1),
+        th.IntegerType(minimum=1),
         default=20,
         title="Fetch Timeout",
         description=(
@@ -221,7 +241,7 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
     th.Property(
         "fetch_extract_timeout_seconds",
-        th.NumberType(minimum=1),
+        th.IntegerType(minimum=1),
         default=5,
         title="Extraction Time Limit",
         description=(
@@ -271,7 +291,7 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
     th.Property(
         "fetch_refresh_days",
-        th.NumberType(minimum=0),
+        th.IntegerType(minimum=0),
         default=30,
         title="Fetch Refresh Days",
         description=(

@@ -43,15 +43,11 @@ class TapPocket(Tap):
             super().__init__(*args, validate_config=validate_config, **kwargs)
         except ConfigValidationError as exc:
             # The SDK's messages quote the rejected values, secrets' included.
-            raise ConfigValidationError(
-                str(exc), errors=without_secret_values(exc.errors, self.config), schema=exc.schema
-            ) from None
+            raise invalid_config(without_secret_values(exc.errors, self.config)) from None
         if validate_config:
             errors = settings_errors(self.config)
             if errors:
-                raise ConfigValidationError(
-                    "Config validation failed", errors=errors, schema=self.config_jsonschema
-                )
+                raise invalid_config(errors)
 
     @property
     def export_mode(self) -> bool:
@@ -101,7 +97,14 @@ class TapPocket(Tap):
         def invoke(**kwargs: t.Any) -> t.Any:
             if click.get_current_context().invoked_subcommand:
                 return None  # `tap-pocket auth`: the subcommand alone runs
-            return tap_invoke(**kwargs)
+            try:
+                return tap_invoke(**kwargs)
+            except ConfigValidationError as exc:
+                # The SDK's command would end with the whole settings schema on one
+                # line (11 KB), the line `meltano config test` shows: the message,
+                # which names every invalid or missing setting, instead.
+                report(exc)
+                raise click.exceptions.Exit(1) from None
 
         return TapCommand(
             name=command.name,
@@ -112,6 +115,11 @@ class TapPocket(Tap):
             logger=cls.logger,
             invoke_without_command=True,
         )
+
+
+def invalid_config(errors: list[str]) -> ConfigValidationError:
+    """The SDK's config error, its message naming every error on one line."""
+    return ConfigValidationError(f"Config validation failed: {'; '.join(errors)}", errors=errors)
 
 
 class TapCommand(SingerCommand, click.Group):
@@ -138,12 +146,20 @@ def cli() -> None:
     """
     try:
         TapPocket.cli()
+    except ConfigValidationError as exc:  # the user's settings: nothing to debug
+        report(exc)
+        sys.exit(1)
     except Exception as exc:
         if _debugging():
             raise
-        message = str(exc).strip() or type(exc).__name__
-        logging.getLogger(TapPocket.name).error("%s", " ".join(message.split()))  # noqa: TRY400 - one line, no traceback
+        report(exc)
         sys.exit(1)
+
+
+def report(exc: Exception) -> None:
+    """Log a failure as its message on one line, without a traceback."""
+    message = str(exc).strip() or type(exc).__name__
+    logging.getLogger(TapPocket.name).error("%s", " ".join(message.split()))
 
 
 def _debugging() -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import typing as t
 
@@ -13,6 +14,7 @@ from tap_pocket.api.convert import entry_highlights, entry_row, lenient_entry
 from tap_pocket.rows import to_record
 
 if t.TYPE_CHECKING:
+    from http.server import BaseHTTPRequestHandler
     from pathlib import Path
     from types import ModuleType
 
@@ -88,3 +90,13 @@ def load_module(path: Path) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def send_json(handler: BaseHTTPRequestHandler, body: t.Any, status: int = 200) -> None:
+    """Answer a test server's request with ``body`` as JSON."""
+    data = json.dumps(body).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)

@@ -6,6 +6,8 @@ import json
 import typing as t
 from typing import TYPE_CHECKING
 
+import pytest
+
 from .conftest import run_cli
 from .support import warning_lines
 
@@ -53,3 +55,25 @@ def test_a_normal_api_run_logs_no_warning(tmp_path: Path, api_config: dict[str, 
     assert result.output.records["highlights"]
     assert warning_lines(result.stderr) == []
     assert "progress_markers" not in json.dumps(result.output.state)
+
+
+@pytest.mark.parametrize(
+    ("config", "named"),
+    [
+        ({}, "Missing setting(s) consumer_key, access_token"),
+        ({"consumer_key": "ck-1", "access_token": "at-1", "page_size": 0}, "config['page_size']"),
+    ],
+)
+@pytest.mark.parametrize("args", [(), ("--test",)])
+def test_invalid_settings_are_one_line_naming_them(
+    tmp_path: Path, config: dict[str, t.Any], named: str, args: tuple[str, ...]
+) -> None:
+    """The last line (what `meltano config test` shows) names the problem, not the schema."""
+    result = run_cli(*args, config=config, tmp_path=tmp_path)
+
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert "Traceback" not in result.stderr
+    assert named in lines[-1]
+    assert max(len(line) for line in lines) < 1000, "a line holds the settings schema"
+    assert not result.output.messages

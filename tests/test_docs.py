@@ -18,19 +18,20 @@ ROOT = doc_pages.ROOT
 def test_readme_settings_table_is_current() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert with_settings(readme, settings_table()) == readme, (
-        "README settings are stale: run `uv run python scripts/update_readme_settings.py`"
+        "README settings are stale: run `scripts/uv run python scripts/update_readme_settings.py`"
     )
 
 
 def test_ci_runs_the_test_command_the_readme_gives() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     (command,) = re.findall(r"^(scripts/test)\s+# the whole test suite", readme, re.MULTILINE)
+    # .ci/run runs it, then the other Pythons, each whatever the one before did.
     ci_lines = [
-        line.strip()
+        line.split("#")[0].strip()
         for line in (ROOT / ".ci" / "run").read_text().splitlines()
-        if line.strip() and not line.lstrip().startswith("#")
+        if line.strip().startswith("scripts/test")
     ]
-    assert ci_lines[-1] == command
+    assert ci_lines == [f"{command} || status=1", f"{command} --other-pythons || status=1"]
     runner = (ROOT / "scripts" / "test").read_text()
     assert "exec scripts/uv run --locked pytest" in runner
 
@@ -38,7 +39,7 @@ def test_ci_runs_the_test_command_the_readme_gives() -> None:
 def test_hub_definition_is_generated_from_about() -> None:
     info = hub.about()
     committed = (ROOT / "hub" / "tap-pocket.yml").read_text(encoding="utf-8")
-    assert committed == hub.render(info), "run `uv run python hub/generate.py`"
+    assert committed == hub.render(info), "run `scripts/uv run python hub/generate.py`"
 
 
 def test_hub_settings_and_capabilities_equal_about() -> None:
@@ -83,6 +84,9 @@ def test_hub_settings_and_capabilities_equal_about() -> None:
 # Every shell command of the docs, and what runs it -----------------------------------------
 
 E2E = "tests/e2e/"
+#: The docs' "With Meltano" session, run as written in a fresh project (tests/e2e).
+FRESH_PROJECT = f"{E2E}test_fresh_project.py::test_readme_meltano_session_in_a_fresh_project"
+FROM_THE_HUB = f"{E2E}test_fresh_project.py::test_adding_tap_pocket_from_meltano_hub"
 #: Each command the docs give, README.md and every page of docs/ (fenced ``bash`` blocks, line
 #: by line without comments, and inline code that starts with a command), and the test that
 #: runs it, or why none does. A command of the docs missing here, or an entry no page has any
@@ -93,7 +97,7 @@ DOCS_COMMANDS: dict[str, str] = {
     "pip install tap-pocket": "not run: needs the release on PyPI",
     "tap-pocket --about": "tests/test_docs.py::test_readme_tap_commands_run",
     "pip install .": "tests/test_packaging.py::test_installed_wheel_runs_about_and_a_sync",
-    "uv sync": "not run: CI's own first step (.ci/run)",
+    "scripts/uv sync": "not run: what scripts/test and .ci/run do first",
     "uv tool install": "not run: a uv command quoted in prose",
     "uv tool install tap-pocket": (
         "not run: needs the release on PyPI (bench/install_size.py installs the built wheel so)"
@@ -120,7 +124,7 @@ DOCS_COMMANDS: dict[str, str] = {
         "tests/test_ci.py::test_release_notes_of_this_changelog"
     ),
     "git tag v0.2.0 && git push origin v0.2.0": "not run: publishes a release",
-    "uv run tap-pocket --about": (
+    "scripts/uv run tap-pocket --about": (
         "not run: tap-pocket --about (run above) in uv's environment, which CI builds"
     ),
     # Quickstart
@@ -135,27 +139,33 @@ DOCS_COMMANDS: dict[str, str] = {
     "scripts/query \"SELECT given_title, given_url FROM items WHERE status = 'unread' LIMIT 5\"": (
         f"{E2E}test_demo.py::test_quickstart_script"
     ),
-    "uv run --group meltano meltano --environment=demo run tap-pocket target-duckdb": (
+    "scripts/uv run --group meltano meltano --environment=demo run tap-pocket target-duckdb": (
         f"{E2E}test_demo.py::test_demo_environment_loads_the_demo"
     ),
-    "uv run --group meltano meltano run tap-pocket target-duckdb": (
+    "scripts/uv run --group meltano meltano run tap-pocket target-duckdb": (
         f"{E2E}test_meltano_cli.py::test_own_export_never_lands_in_the_demo"
     ),
     "scripts/quickstart target-postgres": f"{E2E}test_loaders.py::test_postgres",
     "scripts/quickstart target-elasticsearch": f"{E2E}test_loaders.py::test_elasticsearch",
     # docs/development.md, docs/performance.md
     "scripts/test --checks": "not run: an option of scripts/test, which CI runs whole",
+    "scripts/test --other-pythons": (
+        "tests/test_docs.py::test_ci_runs_the_test_command_the_readme_gives"
+    ),
+    "scripts/uv run python bench/timings.py": "not run: a benchmark (wall-clock bounds)",
     "scripts/test -k export": "not run: an option of scripts/test, which CI runs whole",
     "scripts/uv tool run pre-commit install": "not run: installs a git hook from PyPI",
-    "uv python find": "not run: a uv command quoted in prose",
-    "uv run --locked pytest": "tests/test_docs.py::test_ci_runs_the_test_command_the_readme_gives",
-    "uv run python -m pocket_emulator --items 500 --port 8787": (
+    "scripts/uv python find": "not run: a uv command quoted in prose (scripts/pythons.py runs it)",
+    "scripts/uv run --locked pytest": (
+        "tests/test_docs.py::test_ci_runs_the_test_command_the_readme_gives"
+    ),
+    "scripts/uv run python -m pocket_emulator --items 500 --port 8787": (
         "not run: a long-running server; the tests start the same emulator in-process"
     ),
-    "uv run python bench/run.py": "not run: the benchmark, about 10 minutes",
-    "uv run python bench/run.py --quick": "not run: the benchmark's smoke run",
-    "uv run --group e2e python bench/run.py": "not run: the benchmark, about 10 minutes",
-    "uv run ruff format .": "not run: CI runs ruff format --check",
+    "scripts/uv run python bench/run.py": "not run: the benchmark, about 10 minutes",
+    "scripts/uv run python bench/run.py --quick": "not run: the benchmark's smoke run",
+    "scripts/uv run --group e2e python bench/run.py": "not run: the benchmark, about 10 minutes",
+    "scripts/uv run ruff format .": "not run: CI runs ruff format --check",
     "meltano run --dry-run": "not run: a Meltano option quoted in prose",
     "meltano run tap-pocket target-duckdb": (
         f"{E2E}test_meltano_cli.py::test_own_export_never_lands_in_the_demo"
@@ -182,36 +192,33 @@ DOCS_COMMANDS: dict[str, str] = {
     ),
     "tap-pocket --about --format=markdown": "tests/test_docs.py::test_readme_tap_commands_run",
     # With Meltano
-    "meltano add extractor tap-pocket --from-ref hub/tap-pocket.yml": (
-        "tests/test_packaging.py::test_meltano_adds_the_hub_definition"
-    ),
+    # With Meltano: the fresh-project session, run as written
+    "(cd ~/tap-pocket && scripts/uv build --wheel)": FRESH_PROJECT,
+    "export UV_FIND_LINKS=~/tap-pocket/dist": FRESH_PROJECT,
+    "meltano init pocket-project && cd pocket-project": FRESH_PROJECT,
+    "meltano add --plugin-type extractor tap-pocket "
+    "--from-ref ~/tap-pocket/hub/tap-pocket.yml": FRESH_PROJECT,
+    "meltano config list tap-pocket": FRESH_PROJECT,
+    "meltano add --plugin-type loader target-jsonl": FRESH_PROJECT,
+    "meltano run tap-pocket target-jsonl": FRESH_PROJECT,
+    "meltano add --plugin-type extractor tap-pocket": FROM_THE_HUB,
+    "meltano add --plugin-type extractor tap-pocket --variant tap-pocket": FROM_THE_HUB,
+    "meltano config list": "not run: the name of the command form above",
+    "meltano install": "not run: named in prose (the fresh-project session installs)",
     "meltano add --from-ref": "not run: a reference to the command above",
-    "meltano select tap-pocket items '*'": (
-        "tests/test_packaging.py::test_meltano_adds_the_hub_definition"
-    ),
-    "meltano select tap-pocket highlights '*'": (
-        "tests/test_packaging.py::test_meltano_adds_the_hub_definition"
-    ),
-    "meltano config set tap-pocket export_path ~/Downloads/pocket.zip": (
-        f"{E2E}test_meltano_cli.py::test_readme_meltano_commands_run"
-    ),
+    "meltano select tap-pocket items '*'": FRESH_PROJECT,
+    "meltano select tap-pocket highlights '*'": FRESH_PROJECT,
+    "meltano config set tap-pocket export_path ~/Downloads/pocket.zip": FRESH_PROJECT,
     "meltano run tap-pocket target-postgres": f"{E2E}test_loaders.py::test_postgres",
     "meltano config set tap-pocket stream_maps "
-    '\'{"items": {"__filter__": "status == \\"unread\\""}}\'': (
-        f"{E2E}test_meltano_cli.py::test_readme_meltano_commands_run"
-    ),
+    '\'{"items": {"__filter__": "status == \\"unread\\""}}\'': (FRESH_PROJECT),
     'TAP_POCKET_STREAM_MAPS=\'{"items": {"host": "given_url.split(\\"/\\")[2]"}}\' '
-    "meltano run tap-pocket target-jsonl": (
-        f"{E2E}test_meltano_cli.py::test_readme_meltano_commands_run"
-    ),
+    "meltano run tap-pocket target-jsonl": (FRESH_PROJECT),
     "meltano invoke tap-pocket:auth --write-env .env": (
         f"{E2E}test_meltano_cli.py::test_meltano_invoke_auth"
     ),
     "meltano config set": "not run: the name of the command form above",
     "meltano run": "not run: the name of the command form above",
-    "meltano add extractor tap-pocket --variant tap-pocket": (
-        "not run: needs the entry published on Meltano Hub"
-    ),
     # Getting credentials
     "tap-pocket auth --consumer-key 1234-abcd1234abcd1234abcd1234 --write-env .env": (
         "tests/test_auth.py::test_auth_writes_a_private_env_file_keeping_other_lines"
@@ -393,3 +400,18 @@ def test_link_checker_sees_a_broken_link() -> None:
         _resolves(page, "no-such-heading", "probe")
     with pytest.raises(AssertionError, match=r"no file docs/no-such-page\.md"):
         _resolves(ROOT / "docs" / "no-such-page.md", "", "probe")
+
+
+#: uv commands the docs may give bare: installing the released package with a uv of one's
+#: own, beside pip and pipx (README, Install), not a command of this repository.
+UV_OF_ONES_OWN = {"uv tool install", "uv tool install tap-pocket"}
+
+
+def test_no_command_needs_uv_on_the_path() -> None:
+    """A fresh machine has no `uv`: the docs run it as scripts/uv, which installs it first."""
+    bare = [
+        command
+        for command in set(documented_commands()) - UV_OF_ONES_OWN
+        if re.search(r"(^|[;&|(]\s*|\s)uv\s+(run|sync|tool|python|build|pip)\b", command)
+    ]
+    assert not bare, f"commands that need `uv` on PATH (use scripts/uv): {bare}"

@@ -546,14 +546,12 @@ def test_close_stops_the_server(account: Account, http: requests.Session) -> Non
         call(emu, http)
 
 
-def test_a_5000_item_complete_page_is_served_fast(http: requests.Session) -> None:
+def test_a_5000_item_complete_page_is_served_whole(http: requests.Session) -> None:
+    """The largest page Pocket served; how fast it comes is bench/timings.py's (< 1 s)."""
     with PocketEmulator(generate_account(6000)) as emu:
-        call(emu, http, count=1)  # builds the listing once
-        started = time.perf_counter()
         body = get(emu, http, count=5000, detailType="complete")
-        elapsed = time.perf_counter() - started
     assert len(body["list"]) == 5000
-    assert elapsed < 1.0  # typically ~60 ms, JSON parsing in the client included
+    assert len({entry["item_id"] for entry in body["list"].values()}) == 5000
 
 
 # ---------------------------------------------------------------------- account helpers

@@ -27,7 +27,7 @@ from tap_pocket.rows import HIGHLIGHT_COLUMNS as HIGHLIGHT_FIELDS
 from tap_pocket.rows import ITEM_COLUMNS as ITEM_FIELDS
 from tap_pocket.timestamps import parse_timestamp
 from tests.conftest import run_tap
-from tests.support import completed
+from tests.support import completed, send_json
 
 FIXTURES = Path(__file__).parent / "fixtures" / "export"
 
@@ -265,12 +265,7 @@ class _PocketStubHandler(http.server.BaseHTTPRequestHandler):
         body = self.server.body
         if request.get("offset"):
             body = {"status": 2, "complete": 1, "list": [], "since": body.get("since")}
-        data = json.dumps(body).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, body)
 
     def date_time_string(self, timestamp: float | None = None) -> str:  # noqa: ARG002 (base's)
         # Pocket's clock: a saved response's `since` is when Pocket answered it.

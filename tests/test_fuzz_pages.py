@@ -32,7 +32,7 @@ from tap_pocket.rows import HIGHLIGHT_SCHEMA, ITEM_SCHEMA, to_record
 from .support import fuzz_settings
 from .test_records import SAMPLES
 
-PROFILE = fuzz_settings(600)
+PROFILE = fuzz_settings(200)  # per test in CI: 20,000 with HYPOTHESIS_PROFILE=long
 
 #: A failing example is printed whole; real and emulator pages make long ones.
 LARGE_REPR = pytest.mark.filterwarnings("ignore:Generating overly large repr")

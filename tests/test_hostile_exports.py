@@ -361,20 +361,25 @@ def test_a_huge_html_link_text_is_a_bad_row_in_bounded_memory(tmp_path: Path) ->
     assert result.peak_rss_mb < RSS_CAP_MB
 
 
-def test_an_unclosed_html_attribute_is_a_bad_row_read_in_linear_time(tmp_path: Path) -> None:
-    def export_with_unclosed_attribute(megabytes: int) -> Path:
-        text = ril_export_html(
-            [
-                ("https://e.com/1", "One", 1_600_000_000, ""),
-                ("https://e.com/3", "Three", 1_600_000_000, ""),
-            ]
-        )
-        broken = '<li><a href="https://e.com/2' + "x" * (megabytes << 20) + "\n"
-        at = text.index('<li><a href="https://e.com/3')
-        path = tmp_path / f"ril_export_{megabytes}.html"
-        path.write_text(text[:at] + broken + text[at:], encoding="utf-8")
-        return path
+def export_with_unclosed_attribute(folder: Path, megabytes: int) -> Path:
+    """A ril_export.html whose second link's href is never closed, ``megabytes`` long.
 
+    bench/timings.py times the CLI on the 32 MiB one (a wall-clock bound is no test's).
+    """
+    text = ril_export_html(
+        [
+            ("https://e.com/1", "One", 1_600_000_000, ""),
+            ("https://e.com/3", "Three", 1_600_000_000, ""),
+        ]
+    )
+    broken = '<li><a href="https://e.com/2' + "x" * (megabytes << 20) + "\n"
+    at = text.index('<li><a href="https://e.com/3')
+    path = folder / f"ril_export_{megabytes}.html"
+    path.write_text(text[:at] + broken + text[at:], encoding="utf-8")
+    return path
+
+
+def test_an_unclosed_html_attribute_is_a_bad_row_read_in_linear_time(tmp_path: Path) -> None:
     def cpu_seconds(path: Path) -> float:
         bad = BadRows(logging.getLogger("tests.hostile"), "items", skip=True)
         seen = SeenIds(logging.getLogger("tests.hostile"), "items")
@@ -386,14 +391,14 @@ def test_an_unclosed_html_attribute_is_a_bad_row_read_in_linear_time(tmp_path: P
         assert bad.count == 1
         return took
 
-    small, large = export_with_unclosed_attribute(8), export_with_unclosed_attribute(32)
+    small = export_with_unclosed_attribute(tmp_path, 8)
+    large = export_with_unclosed_attribute(tmp_path, 32)
     ratio = min(cpu_seconds(large) for _ in range(2)) / min(cpu_seconds(small) for _ in range(2))
     assert ratio < 8, ratio  # linear: 4; quadratic (html.parser alone): 16
 
     result = run_measured({"export_path": str(large), "skip_bad_rows": True}, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"{large}, line 12: a tag longer than the cap of 4 MiB" in result.stderr
-    assert result.seconds < 20
     assert result.peak_rss_mb < RSS_CAP_MB
 
 

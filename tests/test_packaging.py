@@ -10,7 +10,6 @@ import itertools
 import json
 import os
 import re
-import shlex
 import shutil
 import subprocess
 import sys
@@ -20,7 +19,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
@@ -421,76 +419,6 @@ def test_installed_wheel_runs_about_and_a_sync(
     assert {raw["item_id"] for raw in account.live_items()} <= set(ids)
 
 
-def meltano() -> str:
-    found = shutil.which("meltano") or str(Path(sys.executable).parent / "meltano")
-    if not Path(found).exists():
-        unavailable("the meltano CLI is not installed (uv sync --group e2e)")
-    return found
-
-
-@pytest.mark.e2e  # the real meltano CLI (dependency group e2e), as the e2e suite
-def test_meltano_adds_the_hub_definition(wheel: Path, tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TAP_POCKET_", "MELTANO_"))}
-    env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
-    # Where the pages stream would keep its cache: it must not run (not selected).
-    pages_cache = tmp_path / "pages.sqlite3"
-    env["TAP_POCKET_FETCH_CACHE_PATH"] = str(pages_cache)
-
-    def run(*args: str, cwd: Path) -> str:
-        result = subprocess.run(
-            [meltano(), *args],
-            cwd=cwd,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=900,
-        )
-        assert result.returncode == 0, f"meltano {' '.join(args)}:\n{result.stderr[-3000:]}"
-        return result.stdout
-
-    run("init", "scratch", "--no_usage_stats", cwd=tmp_path)
-    project = tmp_path / "scratch"
-    definition = ROOT / "hub" / "tap-pocket.yml"
-    run(
-        "add", "extractor", "tap-pocket", "--from-ref", str(definition), "--no-install", cwd=project
-    )
-    meltano_yml = yaml.safe_load((project / "meltano.yml").read_text())
-    (plugin,) = meltano_yml["plugins"]["extractors"]
-    hub = yaml.safe_load(definition.read_text())
-    assert plugin["name"] == "tap-pocket"
-    assert plugin["namespace"] == "tap_pocket"
-    assert {s["name"] for s in plugin["settings"]} == {s["name"] for s in hub["settings"]}
-    assert plugin["capabilities"] == hub["capabilities"]
-
-    # Install it from the built wheel (the package is not on PyPI yet) and run it.
-    plugin["pip_url"] = str(wheel)
-    (project / "meltano.yml").write_text(yaml.safe_dump(meltano_yml, sort_keys=False))
-    run("install", "--plugin-type", "extractor", "tap-pocket", cwd=project)
-    listing = run("config", "list", "tap-pocket", "--all", cwd=project)
-    for name in ("consumer_key", "access_token", "export_path", "page_size"):
-        assert name in listing
-    sample = ROOT / "tests" / "fixtures" / "export" / "wallabag_pocket_export_2025.csv"
-    run("config", "set", "tap-pocket", "export_path", str(sample), cwd=project)
-    # README's two select lines: Meltano's default `*.*` would select the opt-in pages stream.
-    run("select", "tap-pocket", "items", "*", cwd=project)
-    run("select", "tap-pocket", "highlights", "*", cwd=project)
-    output = run("invoke", "tap-pocket", cwd=project)
-    messages = parse_messages(output)
-    assert "pages" not in messages.records
-    assert not pages_cache.exists()  # no link was fetched
-    records = messages.records["items"]
-    assert records
-    assert all(r["item_id"].startswith("u") for r in records)
-
-    # The Hub page's `usage` line that opts in to pages, as Meltano takes it.
-    (select_pages,) = re.findall(r"`(meltano select [^`]+)`", hub["usage"])
-    run(*shlex.split(select_pages)[1:], cwd=project)
-    selected = yaml.safe_load((project / "meltano.yml").read_text())
-    assert "pages.*" in selected["plugins"]["extractors"][0]["select"]
-
-
-@pytest.mark.slow
 def test_the_pip_of_python_3_11_installs_everything_the_extractor_needs(
     wheel: Path, tmp_path: Path
 ) -> None:

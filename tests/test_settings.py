@@ -49,6 +49,10 @@ CREDENTIALS = {"consumer_key": "ck-123456-abcdef", "access_token": "at-secret-98
         ({"api_url": "http://pocket.example.com"}, "api_url"),
         ({"api_url": "ftp://127.0.0.1"}, "api_url"),
         ({"tag": ""}, "tag"),
+        ({"backoff_factor": "fast"}, "backoff_factor"),
+        ({"backoff_factor": "-1"}, "backoff_factor"),
+        ({"backoff_factor": -0.5}, "backoff_factor"),
+        ({"fetch_timeout_seconds": 2.5}, "fetch_timeout_seconds"),
     ],
 )
 def test_invalid_setting_is_rejected_naming_it(override: dict[str, t.Any], named: str) -> None:
@@ -265,3 +269,24 @@ def test_fake_in_stream_maps_works_with_the_faker_extra(tmp_path: Path) -> None:
         run_cli(config=config, tmp_path=tmp_path).output.records["items"]
         == (first.output.records["items"])
     )  # seeded
+
+
+@pytest.mark.parametrize("fraction", [0.25, "0.25", ".25"])
+def test_backoff_factor_is_a_number_or_its_text(fraction: t.Any) -> None:
+    """As Meltano passes it: a number from meltano.yml, text from the environment or .env."""
+    tap = TapPocket(config={**CREDENTIALS, "backoff_factor": fraction}, parse_env_config=False)
+    assert float(setting(tap.config, "backoff_factor")) == 0.25
+
+
+def test_numbers_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`tap-pocket --config ENV`: the SDK passes integers as integers and the rest as text."""
+    for name, value in {
+        "TAP_POCKET_CONSUMER_KEY": "ck-123456-abcdef",
+        "TAP_POCKET_ACCESS_TOKEN": "at-secret-987654",
+        "TAP_POCKET_BACKOFF_FACTOR": "0.5",
+        "TAP_POCKET_FETCH_TIMEOUT_SECONDS": "5",
+    }.items():
+        monkeypatch.setenv(name, value)
+    tap = TapPocket(config=None, parse_env_config=True)
+    assert float(setting(tap.config, "backoff_factor")) == 0.5
+    assert setting(tap.config, "fetch_timeout_seconds") == 5

@@ -63,7 +63,7 @@ def meltano_executable() -> Path:
     if not candidate.exists():
         unavailable(
             f"the Meltano CLI is not installed next to {sys.executable}: run the tests with "
-            "`uv run --group e2e pytest` (dependency group e2e)"
+            "`scripts/uv run --group e2e pytest` (dependency group e2e)"
         )
     return candidate
 
@@ -143,7 +143,7 @@ class Meltano:
             events=events,
         )
 
-    def run(self, *blocks: str, environment: str | None = "api", **env: str) -> MeltanoResult:
+    def run(self, *blocks: str, environment: str | None = "mine", **env: str) -> MeltanoResult:
         """``meltano run`` that must succeed; shows the log's tail when it does not."""
         args = ([f"--environment={environment}"] if environment else []) + ["run", *blocks]
         result = self(*args, **env)
@@ -152,7 +152,7 @@ class Meltano:
         )
         return result
 
-    def state(self, state_id: str, environment: str = "api") -> dict[str, t.Any]:
+    def state(self, state_id: str, environment: str = "mine") -> dict[str, t.Any]:
         result = self(f"--environment={environment}", "--log-level=error", "state", "get", state_id)
         assert result.returncode == 0, result.tail()
         lines = result.output.splitlines()
@@ -169,19 +169,40 @@ class Plugins:
 
 @pytest.fixture(scope="session")
 def meltano_plugins(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[Plugins]:
-    """Install the tap and every loader once per session, into a private system folder.
+    """Install the tap and every loader once per test run; a system folder per process.
 
-    From uv's cache this takes seconds; cold, it downloads the plugins from PyPI once.
+    The plugins are installed once into a folder of the run (under pytest-xdist the worker
+    processes share it: the first to take the lock installs, the others wait), and each
+    process gets a Meltano system folder of its own whose plugin folders link to them:
+    Meltano writes a run's catalog and config under fixed names in the system folder, so
+    two runs at once must not share one. From uv's cache the install takes seconds; cold,
+    it downloads the plugins from PyPI once.
     """
+    import fcntl  # POSIX, as the end-to-end tests are (bash, Meltano's plugin venvs)
+
     executable = meltano_executable()
+    workers = os.environ.get("PYTEST_XDIST_WORKER")
+    run_root = tmp_path_factory.getbasetemp()
+    run_root = run_root.parent if workers else run_root  # xdist: above the workers' folders
+    installed = run_root / "meltano-plugins"
+    with (run_root / "meltano-plugins.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (installed / ".installed").exists():
+            installed.mkdir(exist_ok=True)
+            meltano = Meltano(executable, run_root / "meltano-install", installed)
+            result = meltano("install", "tap-pocket", *LOADERS, timeout=INSTALL_TIMEOUT)
+            if result.returncode != 0:
+                unavailable(f"`meltano install` failed (needs PyPI):\n{result.tail()}")
+            sys.stderr.write(f"\n[e2e] meltano install: {result.seconds:.1f} s\n")
+            (installed / ".installed").touch()
     sys_dir = tmp_path_factory.mktemp("meltano-sys")
-    meltano = Meltano(executable, tmp_path_factory.mktemp("meltano-install"), sys_dir)
-    result = meltano("install", "tap-pocket", *LOADERS, timeout=INSTALL_TIMEOUT)
-    if result.returncode != 0:
-        unavailable(f"`meltano install` failed (needs PyPI):\n{result.tail()}")
-    sys.stderr.write(f"\n[e2e] meltano install: {result.seconds:.1f} s\n")
+    for kind in ("extractors", "loaders"):
+        (sys_dir / kind).mkdir()
+        for plugin in (installed / kind).iterdir():
+            (sys_dir / kind / plugin.name).symlink_to(plugin, target_is_directory=True)
     yield Plugins(executable, sys_dir)
-    shutil.rmtree(sys_dir, ignore_errors=True)  # ~170 MB of plugin environments
+    if not workers:  # else shared by the workers: pytest prunes the run's folder later
+        shutil.rmtree(installed, ignore_errors=True)  # ~170 MB of plugin environments
 
 
 @pytest.fixture

@@ -245,7 +245,7 @@ def run_twice(
     **loader_env: str,
 ) -> TwoRuns:
     env = {**pocket.tap_env(), **loader_env}
-    state_id = f"api:tap-pocket-to-{loader}"
+    state_id = f"mine:tap-pocket-to-{loader}"
 
     first = meltano.run("tap-pocket", loader, **env)
     first_requests = get_requests(pocket)

@@ -21,13 +21,14 @@ import pytest
 from tests.support import load_module
 
 from .conftest import REPO, clean_env
+from .scenario import FULL_SYNC_SINCE, get_requests
 from .test_loaders import DuckDBReader, PostgresReader, _create_database, _postgres_env
 
 if t.TYPE_CHECKING:
     from pathlib import Path
     from types import ModuleType
 
-    from .conftest import Meltano
+    from .conftest import Meltano, Pocket
     from .postgres import PostgresServer
 
 pytestmark = pytest.mark.e2e
@@ -115,10 +116,10 @@ def _quickstart(cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[s
 
 
 def test_quickstart_script(meltano: Meltano, tmp_path: Path) -> None:
-    """scripts/quickstart, as a user runs it (uv, dependency group meltano), twice."""
+    """scripts/quickstart, as a user runs it (uv, dependency group meltano): the demo."""
     database = tmp_path / "quickstart.duckdb"
     # The script reads the repository's .env, as it should for a user; a developer's own
-    # .env must not change this test, so the first run pins the environment.
+    # .env must not change this test, so the environment is pinned.
     env = clean_env(**meltano.env, TARGET_DUCKDB_PATH=str(database))
     completed = _quickstart(tmp_path, {**env, "MELTANO_ENVIRONMENT": "demo"})
     assert "Meltano environment 'demo'" in completed.stderr
@@ -127,13 +128,46 @@ def test_quickstart_script(meltano: Meltano, tmp_path: Path) -> None:
     assert re.search(summary, completed.stdout), completed.stdout
     assert f"Loaded into {database}" in completed.stdout
 
+
+def test_quickstart_and_meltano_run_share_one_state(
+    meltano: Meltano, pocket: Pocket, tmp_path: Path
+) -> None:
+    """README's two ways to load your own data continue each other's sync.
+
+    scripts/quickstart, then the plain `meltano run tap-pocket target-duckdb`, then the
+    quickstart again: each run after the first asks Pocket only for what changed since
+    the one before, whichever command ran it.
+    """
     if (REPO / ".env").exists():
-        return  # the environment choice below depends on .env: checked in CI
-    # Given only an export path, it picks the export environment by itself, and loading
-    # the same export again upserts: the same counts.
-    export = {**env, "TAP_POCKET_EXPORT_PATH": str(REPO / "demo" / "pocket.zip")}
-    completed = _quickstart(tmp_path, export)
-    assert "Meltano environment 'export'" in completed.stderr
-    assert re.search(summary, completed.stdout), completed.stdout
+        pytest.skip("scripts/quickstart reads this repository's .env: checked in CI")
+    database = tmp_path / "pocket.duckdb"
+    settings = {**pocket.tap_env(), "TARGET_DUCKDB_PATH": str(database)}
+    env = clean_env(**meltano.env, **settings)
+
+    completed = _quickstart(tmp_path, env)
+    assert "Meltano environment 'mine'" in completed.stderr  # chosen by itself
+    first = get_requests(pocket)
+    assert all(int(r.params.get("since") or 0) < FULL_SYNC_SINCE for r in first)
+    loaded = len(DuckDBReader(database).items())
+    assert loaded
+
+    pocket.clock.advance(3600)
+    seen = len(pocket.emulator.requests)
+    result = meltano.run("tap-pocket", "target-duckdb", environment=None, **settings)
+    assert "No state was found" not in result.output
+    since = {int(r.params["since"]) for r in get_requests(pocket, seen)}
+    assert since, "the plain `meltano run` sent no /v3/get request"
+    assert min(since) >= FULL_SYNC_SINCE, "the plain run read the whole account again"
+
+    pocket.clock.advance(3600)
+    seen = len(pocket.emulator.requests)
+    completed = _quickstart(tmp_path, env)
+    since = {int(r.params["since"]) for r in get_requests(pocket, seen)}
+    assert since
+    assert min(since) >= FULL_SYNC_SINCE, "the quickstart read the whole account again"
     states = meltano("state", "list")
-    assert "export:tap-pocket-to-target-duckdb" in states.output
+    assert states.returncode == 0, states.tail()
+    assert re.findall(r"\w+:tap-pocket-to-target-duckdb", states.output) == [
+        "mine:tap-pocket-to-target-duckdb"
+    ]
+    assert len(DuckDBReader(database).items()) == loaded  # upserted, nothing duplicated

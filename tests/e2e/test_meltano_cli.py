@@ -276,42 +276,14 @@ def test_parquet_batches_through_meltano(meltano: Meltano, tmp_path: Path) -> No
     assert len(rows["highlights"]) == DEMO_HIGHLIGHTS
 
 
-def test_readme_meltano_commands_run(meltano: Meltano, tmp_path: Path) -> None:
-    """README's `meltano config set` and stream-map lines, pasted as they are."""
+def test_config_test_names_what_is_missing(meltano: Meltano, tmp_path: Path) -> None:
+    """`meltano config test tap-pocket` with nothing set: one line naming the settings."""
     root = copy_project(tmp_path / "project")
-    home = tmp_path / "home"
-    (home / "Downloads").mkdir(parents=True)
-    shutil.copy(REPO / "demo" / "pocket.zip", home / "Downloads" / "pocket.zip")
-    out = tmp_path / "jsonl"
-    (root / ".env").write_text(f"TARGET_JSONL_DESTINATION_PATH={out}\n", encoding="utf-8")
-    lines = [
-        line
-        for block in doc_pages.fenced("bash")
-        for line in block.splitlines()
-        if line.startswith(("meltano config set tap-pocket", "TAP_POCKET_STREAM_MAPS="))
-    ]
-    assert len(lines) == 3, lines
-    env = clean_env(**meltano.env, HOME=str(home))
-    env["PATH"] = f"{meltano.executable.parent}:{env.get('PATH', '')}"
-    for line in lines:
-        completed = subprocess.run(
-            [shutil.which("bash") or "/bin/bash", "-euo", "pipefail", "-c", line],
-            cwd=root,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        assert completed.returncode == 0, (line, (completed.stdout + completed.stderr)[-6000:])
-    (tap,) = yaml.safe_load((root / "meltano.yml").read_text())["plugins"]["extractors"]
-    assert tap["config"] == {
-        "export_path": str(home / "Downloads" / "pocket.zip"),
-        "stream_maps": UNREAD_ONLY,
-    }
-    # Meltano merges the environment's map into meltano.yml's: the unread items only,
-    # each with its host.
-    items = jsonl_rows(out, "items")
-    assert len(items) == DEMO_UNREAD
-    assert {row["status"] for row in items} == {"unread"}
-    assert all(row["host"] == row["given_url"].split("/")[2] for row in items)
+    result = in_project(meltano, root, "config", "test", "tap-pocket")
+
+    assert result.returncode == 1
+    assert "Plugin configuration is invalid" in result.output
+    lines = result.output.splitlines()
+    named = [line for line in lines if "Missing setting(s) consumer_key, access_token" in line]
+    assert len(named) == 1, result.tail()
+    assert max(len(line) for line in lines) < 1000, "a line holds the settings schema"

@@ -39,7 +39,7 @@ def test_extractor_matches_the_tap_about_output() -> None:
     for key in ("capabilities", "settings_group_validation", "settings", "commands"):
         assert tap[key] == generated[key], (
             f"meltano.yml's tap-pocket {key} is stale: "
-            "run `uv run --group meltano python scripts/sync_meltano_yml.py`"
+            "run `scripts/uv run --group meltano python scripts/sync_meltano_yml.py`"
         )
     properties = info["settings"]["properties"]
     secrets = {name for name, schema in properties.items() if schema.get("secret")}
@@ -130,7 +130,9 @@ def test_demo_environment_reads_the_bundled_demo() -> None:
     assert meltano["default_environment"] == "mine"
     assert meltano["send_anonymous_usage_stats"] is False
     environments = {env["name"]: env for env in meltano["environments"]}
-    assert set(environments) == {"demo", "mine", "export", "api"}
+    # One environment for the user's own data (scripts/quickstart and a plain `meltano
+    # run` share its state), and the demo apart.
+    assert set(environments) == {"demo", "mine"}
     demo = environments["demo"]["config"]["plugins"]
     (tap,) = demo["extractors"]
     assert tap["config"] == {"export_path": "${MELTANO_PROJECT_ROOT}/demo/pocket.zip"}
@@ -151,10 +153,8 @@ def test_demo_environment_reads_the_bundled_demo() -> None:
             assert value != base[name][key], (name, key)
     assert base["target-duckdb"]["path"] == "${MELTANO_PROJECT_ROOT}/pocket.duckdb"
     assert demo_loaders["target-duckdb"]["path"] == "${MELTANO_PROJECT_ROOT}/demo.duckdb"
-    # mine, export and api take everything from .env / the environment.
+    # mine takes everything from .env / the environment.
     assert set(environments["mine"]) == {"name"}
-    assert "config" not in environments["export"]
-    assert "config" not in environments["api"]
 
 
 def test_demo_export_is_reproducible(tmp_path: t.Any) -> None:

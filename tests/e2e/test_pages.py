@@ -39,7 +39,7 @@ def test_pages_into_duckdb(meltano: Meltano, tmp_path: Path) -> None:
         result = meltano.run(
             "tap-pocket",
             "target-duckdb",
-            environment="export",
+            environment="mine",
             TAP_POCKET_EXPORT_PATH=str(export),
             TAP_POCKET__SELECT=json.dumps(["items.*", "pages.*"]),
             TAP_POCKET_FETCH_PRIVATE_ADDRESSES="true",  # the test site is on loopback
