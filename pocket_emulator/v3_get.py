@@ -118,6 +118,16 @@ def get_body(account: Account, request: GetRequest, now: int) -> bytes:
     return b"".join((head.encode(), b"{", page.entries_json.encode(), b"}", tail.encode()))
 
 
+def flood_body(offset: int, entries: int) -> bytes:
+    """The entries from ``offset`` up to ``entries``, each the smallest item: ``"<id>":{}``.
+
+    What :meth:`~pocket_emulator.faults.Faults.flood` serves, whatever ``count`` asked.
+    """
+    listing = b",".join(b'"%d":{}' % number for number in range(offset, entries))
+    status = 1 if offset < entries else 2
+    return b'{"status":%d,"complete":1,"list":{%s},"total":"%d"}' % (status, listing, entries)
+
+
 class _Reader:
     """Reads typed parameters, raising ParameterError the way the proxy's validator did.
 

@@ -268,7 +268,9 @@ def test_a_read_timeout_names_request_timeout(
     )
     assert result.returncode == 1
     assert_one_clear_error(
-        result.stderr, "No answer from POST /v3/get within request_timeout (1 s): ReadTimeout"
+        result.stderr,
+        "No complete answer from POST /v3/get within request_timeout (1 s): its headers had "
+        "not all arrived",
     )
 
 
