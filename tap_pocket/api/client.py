@@ -56,7 +56,7 @@ _LIMIT_HEADERS = (
 #: answers at once (see :meth:`PocketStream.pages`), each read a part at a time
 #: (:mod:`~tap_pocket.api.page`): peak memory stays under 300 MB whatever they hold.
 MAX_PAGE_BYTES = 4 << 20
-MAX_BYTES_PER_ITEM = 12 << 10
+MAX_BYTES_PER_ITEM = 10 << 10
 
 
 def page_cap(page_size: int) -> int:

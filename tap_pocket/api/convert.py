@@ -336,12 +336,20 @@ def decode_entry(text: msgspec.Raw | bytes, key: str | None = None) -> t.Any:
         entry = _TYPED_ENTRY.decode(text)
     except msgspec.ValidationError:
         return lenient_entry(_plain_object(text), key)
-    except msgspec.DecodeError as exc:  # its bytes: only the whole body's JSON was checked
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # a \ud800 escape, say
         raise EntryError(f"not valid JSON ({exc})") from None
     except RecursionError:
         raise EntryError("nested too deeply to read") from None
-    if entry.item_id is msgspec.UNSET:  # type: ignore[attr-defined]
-        entry.item_id = item_id_text(key)  # type: ignore[attr-defined]
+    return identified(entry, key)
+
+
+def identified(entry: t.Any, key: str | None) -> t.Any:
+    """A typed entry with its id: an entry of a keyed list without ``item_id`` takes its key.
+
+    Raises :class:`EntryError` for an entry of an array without ``item_id``.
+    """
+    if entry.item_id is msgspec.UNSET:
+        entry.item_id = item_id_text(key)
     return entry
 
 

@@ -1,28 +1,41 @@
-"""One ``/v3/get`` answer: checked whole, then its entries read a part at a time.
+"""One ``/v3/get`` answer as one value: its entries, total, server time and offset.
 
-:func:`decode_page` checks that a body is a page (JSON throughout, with a ``list``
-object or array) and cuts its list into entries without building them
-(:mod:`~tap_pocket.api.split`); :meth:`Page.parts` decodes them :data:`PART_ENTRIES` (or
-:data:`PART_BYTES`) at a time as they are read. A page in memory is its body and the cut,
-and one part while it is read, whatever the body holds: a body packed with millions of
-tiny entries costs about what its bytes do (answer sizes are capped by the client).
+:func:`decode_page` decodes a body in one of two ways, with the same result:
 
-Each entry is decoded on its own (:func:`~tap_pocket.api.convert.decode_entry`). One
-that is not an item comes out as a :class:`BadEntry` in its place among the parts: one
-bad row, the page's other entries still load.
+* **Whole**, straight into typed :data:`~tap_pocket.api.convert.PocketEntry` structs, as
+  long as what that can build is bounded by :data:`DECODED_MAX`
+  (:func:`decoded_size_bound`, from counts of the body's bytes taken in C). Real pages are
+  read this way, in one pass.
+* **A part at a time** otherwise, or when an entry holds a value the typed decoder
+  rejects: the body is kept, its list is cut into entries without building them
+  (:mod:`~tap_pocket.api.split`), and :meth:`Page.parts` decodes each entry on its own
+  as the page is read (:func:`~tap_pocket.api.convert.decode_entry`). A page in memory
+  is then its body and one part, whatever the body holds: millions of tiny entries cost
+  about what their bytes do.
+
+Either way an entry that is not an item comes out as a :class:`BadEntry` in its place
+among the parts: one bad row, the page's other entries still load.
 """
 
 from __future__ import annotations
 
 import codecs
+import re
 import typing as t
 from dataclasses import dataclass
 
 import msgspec
 from typing_extensions import override
 
-from tap_pocket.api.convert import EntryError, decode_entry, entry_highlights, item_id_text
-from tap_pocket.api.split import Entry, index, segment_entries, segments
+from tap_pocket.api.convert import (
+    EntryError,
+    PocketEntry,
+    decode_entry,
+    entry_highlights,
+    identified,
+    item_id_text,
+)
+from tap_pocket.api.split import cut, item_id_of, probe, segment_entries, segments
 from tap_pocket.scalars import parse_int
 
 if t.TYPE_CHECKING:
@@ -31,11 +44,16 @@ if t.TYPE_CHECKING:
 
     from tap_pocket.rows import Highlight
 
-#: Entries decoded together, and the bytes of entries that also end a part.
+#: Entries of one part, and the bytes of entries that also end a part (read a part at a time).
 PART_ENTRIES = 1000
-PART_BYTES = 4 << 20
+PART_BYTES = 1 << 20
 #: Ids of a page kept to compare it with the next (the most a page is asked for is 5000).
 MAX_IDS = 10_000
+#: The most memory a page decoded whole may take, as :func:`decoded_size_bound` counts it.
+DECODED_MAX = 72 << 20
+
+#: A list entry: its key (None in an array), and the entry decoded or its JSON text.
+_Item = tuple[str | None, t.Any]
 
 
 class _Body(msgspec.Struct, gc=False):
@@ -47,21 +65,28 @@ class _Body(msgspec.Struct, gc=False):
 
 _BODY = msgspec.json.Decoder(_Body)
 
-
-class _Id(msgspec.Struct, gc=False):
-    """An entry's ``item_id``, undecoded (its other members are skipped)."""
-
-    item_id: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
-
-
-_ID = msgspec.json.Decoder(_Id)
+_Typed = msgspec.defstruct(
+    "_Typed",
+    [
+        (
+            "listing",
+            dict[str, PocketEntry] | list[PocketEntry],  # type: ignore[valid-type]
+            msgspec.field(name="list"),
+        ),
+        ("total", t.Any, None),
+    ],
+    gc=False,
+)
+#: strict=False: Pocket's numbers are strings ("1588"), read as integers here.
+_TYPED = msgspec.json.Decoder(_Typed, strict=False)
 
 
 class NotAPageError(ValueError):
     """The body is not a ``/v3/get`` answer.
 
-    Not JSON (cut off, say); JSON that is not an object; or an object without a ``list``
-    object or array (an answer without it would end a sync early, as if the list were done).
+    Not JSON (cut off, say); JSON that is not an object; an object without a ``list``
+    object or array (an answer without it would end a sync early, as if the list were
+    done); or a list that is not UTF-8 text.
     """
 
 
@@ -101,8 +126,8 @@ class Page:
     def __init__(
         self,
         offset: int,
+        source: _Decoded | _Cut,
         *,
-        cut: _Cut,
         total: int | None = None,
         server_time: datetime | None = None,
         first_number: int = 1,
@@ -110,12 +135,12 @@ class Page:
         self.offset = offset
         self.total = total
         self.server_time = server_time
-        self._cut = cut
+        self._source = source
         self._first_number = first_number
         #: How many entries the list holds, bad ones included.
-        self.count = cut.count
+        self.count = source.count
         #: The ids of its first :data:`MAX_IDS` entries.
-        self.ids = cut.ids()
+        self.ids = source.ids
 
     @property
     def next_offset(self) -> int:
@@ -132,10 +157,14 @@ class Page:
         entries: list[t.Any] = []
         size = 0
         number = self._first_number - 1
-        for key, text in self._cut.entries():
+        for key, value in self._source.items():
             number += 1
             try:
-                entry = decode_entry(text, key)
+                if isinstance(value, msgspec.Raw):
+                    entry = decode_entry(value, key)
+                    size += len(value)
+                else:
+                    entry = identified(value, key)
             except EntryError as exc:
                 if entries:
                     yield self._part(entries, with_highlights=with_highlights)
@@ -143,7 +172,6 @@ class Page:
                 yield BadEntry(self.offset, number, key, str(exc))
                 continue
             entries.append(entry)
-            size += len(text)
             if len(entries) >= PART_ENTRIES or size >= PART_BYTES:
                 yield self._part(entries, with_highlights=with_highlights)
                 entries, size = [], 0
@@ -159,47 +187,73 @@ class Page:
         return Part(self.offset, entries, highlights)
 
 
+class _Decoded:
+    """A list decoded whole: its typed entries, with their keys."""
+
+    def __init__(self, listing: dict[str, t.Any] | list[t.Any]) -> None:
+        self._items: list[_Item] = (
+            list(listing.items())
+            if isinstance(listing, dict)
+            else [(None, entry) for entry in listing]
+        )
+        self.count = len(self._items)
+        ids: set[str] = set()
+        for key, entry in self._items[:MAX_IDS]:
+            item_id = key if entry.item_id is msgspec.UNSET else entry.item_id
+            if item_id is not None:
+                ids.add(item_id)
+        self.ids = frozenset(ids)
+
+    def items(self) -> Iterator[_Item]:
+        """Every entry, in list order."""
+        return iter(self._items)
+
+
 class _Cut:
-    """A list cut into entries: all at once (few entries), or in runs (any number)."""
+    """A list kept as its text, cut into entries each time it is read.
+
+    All at once (in C) when its entries are few, else in runs (:mod:`.split`): nothing
+    per entry is kept between two reads.
+    """
 
     def __init__(self, listing: msgspec.Raw, objects_in_body: int) -> None:
         self._listing = listing
-        self._indexed = index(listing, objects_in_body)
-        if self._indexed is not None:
-            self._runs: list[tuple[int, int]] = []
-            self.count = len(self._indexed)
+        self._keyed = bytes(memoryview(listing)[:1]) == b"{"
+        probed = probe(listing, objects_in_body)
+        self._runs: list[tuple[int, int]] | None = None
+        if probed is not None:
+            self.count = len(probed)
+            self.ids = _ids(probed[:MAX_IDS])
         else:
             self._runs, self.count = segments(memoryview(listing))
-        self._keyed = bytes(memoryview(listing)[:1]) == b"{"
+            self.ids = _ids((key, item_id_of(text)) for key, text in _first(self.items()))
 
-    def entries(self) -> Iterator[Entry]:
-        """Every entry, in list order."""
-        if self._indexed is not None:
-            yield from self._indexed
+    def items(self) -> Iterator[_Item]:
+        """Every entry, as its text, in list order."""
+        if self._runs is None:
+            yield from cut(self._listing)
             return
         view = memoryview(self._listing)
         for run in self._runs:
             yield from segment_entries(view, run, keyed=self._keyed)
 
-    def ids(self) -> frozenset[str]:
-        """The ids of the first :data:`MAX_IDS` entries that have one."""
-        ids: set[str] = set()
-        for seen, (key, text) in enumerate(self.entries()):
-            if seen >= MAX_IDS:
-                break
-            item_id = entry_id(text, key)
-            if item_id is not None:
-                ids.add(item_id)
-        return frozenset(ids)
+
+def _first(items: Iterator[_Item]) -> Iterator[_Item]:
+    for seen, item in enumerate(items):
+        if seen >= MAX_IDS:
+            return
+        yield item
 
 
-def entry_id(text: msgspec.Raw, key: str | None) -> str | None:
-    """An entry's id as :func:`decode_entry` reads it, without decoding the entry; or None."""
+def _ids(pairs: t.Iterable[tuple[str | None, msgspec.Raw | msgspec.UnsetType]]) -> frozenset[str]:
+    """The ids of entries given their keys and undecoded ``item_id``, as the rows get them."""
+    return frozenset(filter(None, (_id(key, raw) for key, raw in pairs)))
+
+
+def _id(key: str | None, raw: msgspec.Raw | msgspec.UnsetType) -> str | None:
     try:
-        raw = _ID.decode(text).item_id
-        value = key if raw is msgspec.UNSET else msgspec.json.decode(raw)
-        return item_id_text(value)
-    except (msgspec.DecodeError, EntryError, RecursionError):
+        return item_id_text(key if raw is msgspec.UNSET else msgspec.json.decode(raw))
+    except (msgspec.DecodeError, EntryError):
         return None
 
 
@@ -210,28 +264,41 @@ def decode_page(
     server_time: datetime | None = None,
     first_number: int = 1,
 ) -> Page:
-    """A ``/v3/get`` body as a :class:`Page`, its entries not yet decoded.
+    """A ``/v3/get`` body as a :class:`Page`.
 
     Raises :class:`NotAPageError` for a body that is not a page (see there).
     ``first_number``: the list position of its first entry (a dump read in batches).
     """
+    if decoded_size_bound(content) <= DECODED_MAX:
+        try:
+            typed = _TYPED.decode(content)
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+            pass  # not a page, or an entry to read on its own: the cut says which
+        else:
+            return Page(
+                offset,
+                _Decoded(typed.listing),  # type: ignore[attr-defined]
+                total=parse_int(typed.total),  # type: ignore[attr-defined]
+                server_time=server_time,
+                first_number=first_number,
+            )
     try:
         body = _BODY.decode(content)
     except msgspec.ValidationError as exc:
         raise NotAPageError("JSON that is not an object") from exc
-    except (msgspec.DecodeError, RecursionError) as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise NotAPageError(str(exc) or type(exc).__name__) from exc
     listing = body.listing
     if listing is msgspec.UNSET or bytes(memoryview(listing)[:1]) not in (b"{", b"["):
         raise NotAPageError(_NO_LIST)
     _check_text(listing)
     try:
-        cut = _Cut(listing, content.count(b"{"))
-    except (msgspec.DecodeError, RecursionError) as exc:  # a key \ud800 msgspec refuses
+        source = _Cut(listing, content.count(b"{"))
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:  # a key \ud800
         raise NotAPageError(str(exc) or type(exc).__name__) from exc
     return Page(
         offset,
-        cut=cut,
+        source,
         total=_total(body.total),
         server_time=server_time,
         first_number=first_number,
@@ -239,6 +306,29 @@ def decode_page(
 
 
 _NO_LIST = "a JSON object without a `list` object or array"
+
+#: Where a string may hold a character outside the BMP (4 bytes each in Python then, and
+#: so every character of that string): a 4-byte UTF-8 lead byte, or a surrogate escape.
+_ASTRAL = re.compile(rb"[\xf0-\xf4]|\\u[dD][89abAB]")
+
+
+def decoded_size_bound(content: bytes | bytearray) -> int:
+    """At most how many bytes decoding ``content`` whole builds, from counts taken in C.
+
+    Every JSON value decoded is an object (a ``{``; a typed entry is the largest, about
+    400 bytes), an array (a ``[``) or a value after a comma (a dict item with its key
+    string is the largest, about 150 bytes); their text is at most twice its UTF-8 bytes
+    in Python (a string with one non-Latin-1 character holds two bytes for each), four
+    times with a character outside the BMP. tests/test_fuzz_pages.py measures the shapes
+    that come nearest.
+    """
+    text = 4 if _ASTRAL.search(content) else 2
+    return (
+        450 * content.count(b"{")
+        + 96 * content.count(b"[")
+        + 150 * content.count(b",")
+        + text * len(content)
+    )
 
 
 def _check_text(listing: msgspec.Raw) -> None:

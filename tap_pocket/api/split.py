@@ -3,9 +3,10 @@
 Two ways, one result: the entries of the list in order, each as its JSON text (a
 ``msgspec.Raw`` view of the body) with its key when the list is an object.
 
-* :func:`index` cuts the list in C. It builds an object per entry, so it is used only
-  when the entries are known to be few: every entry is a JSON object, and the body holds
-  at most :data:`INDEXED_OBJECTS` of them (an entry is at least one ``{``).
+* :func:`cut` cuts the list in C, building an object per entry (about 200 bytes), so it
+  is used only when :func:`probe` found the entries few: each is a JSON object, and the
+  body holds at most :data:`INDEXED_OBJECTS` objects (an entry is at least one ``{``).
+  Nothing of it is kept: it is cut again each time the page is read.
 * :func:`segments` walks the list's JSON tokens and keeps only where each run of
   :data:`SEGMENT_ENTRIES` entries (or :data:`SEGMENT_BYTES`) starts and ends; each run is
   cut in C when it is read (:func:`segment_entries`). Memory stays that of a run, however
@@ -25,7 +26,7 @@ import msgspec
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
 
-#: Objects in a body up to which its list is cut in C (about 150 bytes each while cut).
+#: Objects in a body up to which its list is cut in C.
 INDEXED_OBJECTS = 100_000
 #: Entries, and bytes, of one run of :func:`segments`.
 SEGMENT_ENTRIES = 1000
@@ -42,16 +43,21 @@ _OPENING, _CLOSING = frozenset(b"{["), frozenset(b"}]")
 _SPACES = frozenset(b" \t\r\n")
 
 
-class _Object(msgspec.Struct, gc=False):
-    """Any JSON object (its members are skipped): what :func:`index` checks entries are."""
+class _Id(msgspec.Struct, gc=False):
+    """An entry's ``item_id``, undecoded; its other members are skipped."""
+
+    item_id: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
 
 
-_OBJECTS = msgspec.json.Decoder(dict[str, _Object] | list[_Object])
+_ID = msgspec.json.Decoder(_Id)
+_PROBE = msgspec.json.Decoder(dict[str, _Id] | list[_Id])
 _SPLIT = msgspec.json.Decoder(dict[str, msgspec.Raw] | list[msgspec.Raw])
 
 
-def index(listing: msgspec.Raw, objects_in_body: int) -> list[Entry] | None:
-    """The entries of ``listing`` cut in C, or None when they may be too many for that.
+def probe(
+    listing: msgspec.Raw | bytes, objects_in_body: int
+) -> list[tuple[str | None, msgspec.Raw | msgspec.UnsetType]] | None:
+    """Each entry's key and undecoded ``item_id``, or None when they may be too many.
 
     None when the body holds more than :data:`INDEXED_OBJECTS` objects, or when an entry
     is not an object (then nothing bounds their number but the body's size).
@@ -59,10 +65,28 @@ def index(listing: msgspec.Raw, objects_in_body: int) -> list[Entry] | None:
     if objects_in_body > INDEXED_OBJECTS:
         return None
     try:
-        _OBJECTS.decode(listing)
+        probed = _PROBE.decode(listing)
     except msgspec.ValidationError:
         return None
-    return _pairs(_SPLIT.decode(listing))
+    if isinstance(probed, dict):
+        return [(key, entry.item_id) for key, entry in probed.items()]
+    return [(None, entry.item_id) for entry in probed]
+
+
+def item_id_of(text: msgspec.Raw) -> msgspec.Raw | msgspec.UnsetType:
+    """One entry's ``item_id``, undecoded (UNSET when it has none or is not an object)."""
+    try:
+        return _ID.decode(text).item_id
+    except msgspec.DecodeError:
+        return msgspec.UNSET
+
+
+def cut(listing: msgspec.Raw | bytes) -> list[Entry]:
+    """The entries of a list, cut in C (only when :func:`probe` found them few)."""
+    split = _SPLIT.decode(listing)
+    if isinstance(split, dict):
+        return list(split.items())
+    return [(None, raw) for raw in split]
 
 
 def segments(listing: memoryview) -> tuple[list[tuple[int, int]], int]:
@@ -92,13 +116,7 @@ def segment_entries(listing: memoryview, run: tuple[int, int], *, keyed: bool) -
     """The entries of one run of :func:`segments`, cut in C."""
     start, end = run
     opening, closing = (b"{", b"}") if keyed else (b"[", b"]")
-    return _pairs(_SPLIT.decode(opening + bytes(listing[start:end]) + closing))
-
-
-def _pairs(split: dict[str, msgspec.Raw] | list[msgspec.Raw]) -> list[Entry]:
-    if isinstance(split, dict):
-        return list(split.items())
-    return [(None, raw) for raw in split]
+    return cut(opening + bytes(listing[start:end]) + closing)
 
 
 def entry_spans(view: memoryview, opening: int = 0) -> Iterator[tuple[int, int]]:
