@@ -270,15 +270,13 @@ def decode_page(
     ``first_number``: the list position of its first entry (a dump read in batches).
     """
     if decoded_size_bound(content) <= DECODED_MAX:
-        try:
-            typed = _TYPED.decode(content)
-        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-            pass  # not a page, or an entry to read on its own: the cut says which
-        else:
+        whole = decode_whole(content)
+        if whole is not None:
+            entries, total = whole
             return Page(
                 offset,
-                _Decoded(typed.listing),  # type: ignore[attr-defined]
-                total=parse_int(typed.total),  # type: ignore[attr-defined]
+                _Decoded(entries),
+                total=parse_int(total),
                 server_time=server_time,
                 first_number=first_number,
             )
@@ -303,6 +301,19 @@ def decode_page(
         server_time=server_time,
         first_number=first_number,
     )
+
+
+def decode_whole(content: bytes | bytearray) -> tuple[dict[str, t.Any] | list[t.Any], t.Any] | None:
+    """A body's list decoded whole into typed entries, and its raw ``total``; or None.
+
+    None when it is not a page, or when some entry holds a value outside what the typed
+    decoder reads (the cut then says which).
+    """
+    try:
+        typed = _TYPED.decode(content)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        return None
+    return typed.listing, typed.total  # type: ignore[attr-defined]
 
 
 _NO_LIST = "a JSON object without a `list` object or array"
