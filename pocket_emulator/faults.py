@@ -142,10 +142,11 @@ class Faults:
 
     @_Builder
     def echo_credentials(self, n: int, status: int = 401, error_code: str = "107") -> None:
-        """Answer the first ``n`` requests with ``status``, quoting the request's secrets.
+        """Answer the first ``n`` API requests (OAuth steps too) quoting the request's secrets.
 
-        X-Error reads ``Invalid token <access_token> for key <consumer_key>`` and the body
-        repeats it: a careless or hostile server echoing what it was sent.
+        With ``status``, X-Error reading ``Invalid token <access_token> for key
+        <consumer_key>`` and a body that repeats it: a careless or hostile server echoing
+        what it was sent.
         """
         self.echo_count, self.echo_status, self.echo_error_code = n, status, str(error_code)
 
@@ -182,7 +183,7 @@ class Faults:
     # ------------------------------------------------------------------ decisions
 
     def echoes(self, request_number: int) -> bool:
-        """Whether request ``request_number`` gets the :meth:`echo_credentials` error."""
+        """Whether API request ``request_number`` gets the :meth:`echo_credentials` error."""
         return request_number <= self.echo_count
 
     def fails(self, request_number: int) -> bool:

@@ -162,6 +162,7 @@ class PocketEmulator:
         with self._state_lock:
             self._faults = faults
             self._request_number = 0
+            self._echoed = 0
             self._user_windows: dict[str, RateWindow] = {}
             # Cleared while a Faults.mutate_after change is due; later requests wait for it.
             self._mutation_settled = threading.Event()
@@ -196,6 +197,8 @@ class PocketEmulator:
                 status_line_body(faults.redirect_status),
                 headers={"Location": faults.redirect_location + target},
             )
+        if path.startswith("/v3/") and self._echoes(faults):
+            return _echo_reply(faults, params)
         route = routes.get(path.rstrip("/") or "/")
         if route is None:
             return Reply(404, status_line_body(404))
@@ -203,6 +206,12 @@ class PocketEmulator:
         if method not in methods:
             return Reply(405, status_line_body(405), headers={"Allow": ", ".join(methods)})
         return answer()
+
+    def _echoes(self, faults: Faults) -> bool:
+        """Whether this API request gets the Faults.echo_credentials error (counted apart)."""
+        with self._state_lock:
+            self._echoed += 1
+            return faults.echoes(self._echoed)
 
     def _grant(self, access_token: str) -> None:
         """Accept a token issued by the OAuth flow on /v3/get, for the same user."""
@@ -235,8 +244,6 @@ class PocketEmulator:
     ) -> Reply:
         if faults.resets(number):
             return Reply.connection_reset()
-        if faults.echoes(number):
-            return _echo_reply(faults, params)
         if faults.fails(number):
             reply = error_reply(faults.fail_status, faults.fail_error_code, faults.fail_error)
             return reply.with_headers(self._key_window.headers("X-Limit-Key"))

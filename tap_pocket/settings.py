@@ -449,7 +449,7 @@ SECRET_SETTINGS: tuple[str, ...] = tuple(
 )
 
 #: Shorter secret texts are not searched for in messages (they would match anything).
-_SHORTEST_SECRET_TEXT = 4
+SHORTEST_SECRET_TEXT = 4
 _JSON_TYPES = ((bool, "boolean"), (int, "number"), (float, "number"), (list, "array"))
 
 
@@ -474,23 +474,40 @@ def without_secret_values(errors: list[str], config: Mapping[str, Any]) -> list[
     config['access_token']``): each about a secret setting is replaced by one naming the
     setting only, and any other that quotes a secret's text is dropped.
     """
-    secret_texts = [
-        text
-        for name in SECRET_SETTINGS
-        for text in _texts(config.get(name))
-        if len(text) >= _SHORTEST_SECRET_TEXT
-    ]
+    texts = [text for _name, text in secret_values(config)]
     named = secret_type_errors(config)
     kept = []
     for error in errors:
         about = [name for name in SECRET_SETTINGS if f"config[{name!r}]" in error]
-        if about or any(text in error for text in secret_texts):
+        if about or any(text in error for text in texts):
             for name in about:
                 if not any(message.startswith(f"{name} ") for message in named):
                     named.append(f"{name} is not valid (a secret: its value is not shown)")
             continue
         kept.append(error)
     return named + kept
+
+
+def secret_values(
+    config: Mapping[str, Any], schema: Mapping[str, Any] | None = None
+) -> list[tuple[str, str]]:
+    """(name, text) of every secret in ``config``: each setting the schema marks ``secret``.
+
+    ``schema`` is the settings' JSON schema (default :data:`SETTINGS_SCHEMA`); secrets
+    nested in object settings count too. Texts shorter than :data:`SHORTEST_SECRET_TEXT`
+    are left out.
+    """
+    properties = (schema or SETTINGS_SCHEMA).get("properties") or {}
+    found: list[tuple[str, str]] = []
+    for name, prop in properties.items():
+        value = config.get(name)
+        if value is None:
+            continue
+        if prop.get("secret"):
+            found += [(name, text) for text in _texts(value) if len(text) >= SHORTEST_SECRET_TEXT]
+        elif isinstance(value, dict) and "properties" in prop:
+            found += secret_values(value, prop)
+    return found
 
 
 def _texts(value: Any) -> list[str]:

@@ -476,6 +476,18 @@ class PocketStream(RESTStream[int]):
                         raise RetriableAPIError(
                             connection_problem(exc, str(request.url), self.path)
                         ) from exc
+                    if isinstance(
+                        exc,
+                        (
+                            requests.exceptions.ChunkedEncodingError,
+                            requests.exceptions.ContentDecodingError,
+                        ),
+                    ):
+                        msg = (
+                            f"The answer to POST {self.path} from {origin(str(request.url))} "
+                            f"broke off or could not be decompressed ({type(exc).__name__})"
+                        )
+                        raise RetriableAPIError(msg) from exc
                     raise
             if deadline.expired:  # a body without a length may end where it was cut
                 raise self._timed_out(answered, None)
