@@ -128,6 +128,15 @@ def flood_body(offset: int, entries: int) -> bytes:
     return b'{"status":%d,"complete":1,"list":{%s},"total":"%d"}' % (status, listing, entries)
 
 
+def flood_within(size: int) -> int:
+    """How many entries :func:`flood_body` packs into at most ``size`` bytes."""
+    low, high = 0, size // 8
+    while low < high:
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if len(flood_body(0, middle)) <= size else (low, middle - 1)
+    return low
+
+
 class _Reader:
     """Reads typed parameters, raising ParameterError the way the proxy's validator did.
 

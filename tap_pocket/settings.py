@@ -474,7 +474,12 @@ def without_secret_values(errors: list[str], config: Mapping[str, Any]) -> list[
     config['access_token']``): each about a secret setting is replaced by one naming the
     setting only, and any other that quotes a secret's text is dropped.
     """
-    texts = [text for _name, text in secret_values(config)]
+    texts = [
+        text
+        for name in SECRET_SETTINGS
+        for text in _texts(config.get(name))
+        if len(text) >= SHORTEST_SECRET_TEXT
+    ]
     named = secret_type_errors(config)
     kept = []
     for error in errors:
@@ -504,20 +509,27 @@ def secret_values(
         if value is None:
             continue
         if prop.get("secret"):
-            found += [(name, text) for text in _texts(value) if len(text) >= SHORTEST_SECRET_TEXT]
+            # Not the keys of a secret object: they name its parts ("token"), they are
+            # not secret, and hidden they would hide words of every message.
+            texts = _texts(value, keys=False)
+            found += [(name, text) for text in texts if len(text) >= SHORTEST_SECRET_TEXT]
         elif isinstance(value, dict) and "properties" in prop:
             found += secret_values(value, prop)
     return found
 
 
-def _texts(value: Any) -> list[str]:
-    """The strings inside a JSON value, and its own text."""
+def _texts(value: Any, *, keys: bool = True) -> list[str]:
+    """The strings inside a JSON value (and its objects' keys, with ``keys``), and its own text."""
     if value is None:
         return []
     if isinstance(value, dict):
-        inner = [text for key, item in value.items() for text in (str(key), *_texts(item))]
+        inner = [
+            text
+            for key, item in value.items()
+            for text in ([str(key)] if keys else []) + _texts(item, keys=keys)
+        ]
     elif isinstance(value, list):
-        inner = [text for item in value for text in _texts(item)]
+        inner = [text for item in value for text in _texts(item, keys=keys)]
     else:
         inner = []
     return [str(value), *inner]

@@ -19,7 +19,7 @@ import pytest
 from typing_extensions import Self, override
 
 from pocket_emulator import Faults, PocketEmulator, generate_account
-from pocket_emulator.v3_get import flood_body
+from pocket_emulator.v3_get import flood_within
 from tap_pocket.api.client import MAX_BYTES_PER_ITEM, MAX_PAGE_BYTES, page_cap
 from tap_pocket.settings import DEFAULTS
 
@@ -679,18 +679,6 @@ def test_a_server_dripping_bytes_is_cut_off_at_request_timeout(
 RSS_CAP_MB = 300
 
 
-def flood_filling(cap: int) -> int:
-    """How many tiny entries the emulator's flood packs into at most ``cap`` bytes."""
-    low, high = 1, cap // 8
-    while low < high:
-        middle = (low + high + 1) // 2
-        if len(flood_body(0, middle)) <= cap:
-            low = middle
-        else:
-            high = middle - 1
-    return low
-
-
 @pytest.mark.slow
 def test_an_answer_of_tiny_entries_filling_the_cap_loads_in_bounded_memory(
     tmp_path: Path, emulator: PocketEmulator
@@ -701,7 +689,7 @@ def test_an_answer_of_tiny_entries_filling_the_cap_loads_in_bounded_memory(
     bytes and one part of its entries, not the entries (the bench runs page_size 5000).
     """
     page_size = DEFAULTS["page_size"]
-    entries = flood_filling(page_cap(page_size))
+    entries = flood_within(page_cap(page_size))
     emulator.faults = Faults().flood(entries)
     config = {**config_for(emulator), "page_size": page_size}
     result = run_measured(config, tmp_path, timeout=900)
@@ -729,7 +717,7 @@ def test_an_answer_past_the_cap_of_its_page_size_is_not_read(
     tmp_path: Path, emulator: PocketEmulator
 ) -> None:
     page_size = 30
-    entries = flood_filling(page_cap(page_size)) + 10_000
+    entries = flood_within(page_cap(page_size)) + 10_000
     emulator.faults = Faults().flood(entries)
     result = run_cli(config=config_for(emulator, page_size=page_size), tmp_path=tmp_path)
     assert result.returncode == 1
