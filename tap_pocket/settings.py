@@ -134,7 +134,10 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         th.IntegerType(minimum=1),
         default=60,
         title="Request Timeout",
-        description="Seconds to wait for each HTTP response.",
+        description=(
+            "Seconds one API request may take in all (connecting, headers and body); a "
+            "server still sending then is cut off and the request retried (`max_retries`)."
+        ),
     ),
     th.Property(
         "max_retries",
@@ -186,8 +189,9 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         default=False,
         title="Skip Bad Rows",
         description=(
-            "Export mode: skip malformed rows (each reported with file, line and reason, "
-            "and counted at the end) instead of stopping at the first one."
+            "Skip malformed rows instead of stopping at the first one: export rows (each "
+            "reported with file, line and reason), and API list entries that are not an "
+            "item (no usable item_id; reported with the page offset). All counted at the end."
         ),
     ),
     th.Property(
