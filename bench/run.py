@@ -222,6 +222,21 @@ def min_requests(items: int, page_size: int, cap: int | None) -> int:
     return math.ceil(items / served) + 1
 
 
+def api_config(emulator: BenchEmulator, page_size: int, path: Path) -> Path:
+    """The tap's config file at ``path``: the emulator's address and credentials."""
+    path.write_text(
+        json.dumps(
+            {
+                "api_url": emulator.url,
+                "consumer_key": emulator.consumer_key,
+                "access_token": emulator.access_token,
+                "page_size": page_size,
+            }
+        )
+    )
+    return path
+
+
 def api_scenario(  # noqa: PLR0913, PLR0917 (guarded() hands the arguments on positionally)
     library: Library, page_size: int, cap: int | None, startup: float, workdir: Path, repeats: int
 ) -> Row:
@@ -229,17 +244,7 @@ def api_scenario(  # noqa: PLR0913, PLR0917 (guarded() hands the arguments on po
     runs = []
     for i in range(repeats):
         with BenchEmulator(library.account, cap=cap) as emulator:
-            config = workdir / f"api-{page_size}-{cap}.json"
-            config.write_text(
-                json.dumps(
-                    {
-                        "api_url": emulator.url,
-                        "consumer_key": emulator.consumer_key,
-                        "access_token": emulator.access_token,
-                        "page_size": page_size,
-                    }
-                )
-            )
+            config = api_config(emulator, page_size, workdir / f"api-{page_size}-{cap}.json")
             out = workdir / f"api-{page_size}-{cap}-{i}.jsonl"
             run = timed_run(
                 [str(TAP), "--config", str(config)], stdout=out, stderr=out.with_suffix(".stderr")
@@ -287,17 +292,7 @@ def flood_scenario(page_size: int, startup: float, workdir: Path) -> Row:
     library = make_library(1)
     with BenchEmulator(library.account) as emulator:
         emulator.faults = Faults().flood(entries)
-        config = workdir / f"flood-{page_size}.json"
-        config.write_text(
-            json.dumps(
-                {
-                    "api_url": emulator.url,
-                    "consumer_key": emulator.consumer_key,
-                    "access_token": emulator.access_token,
-                    "page_size": page_size,
-                }
-            )
-        )
+        config = api_config(emulator, page_size, workdir / f"flood-{page_size}.json")
         stderr = workdir / f"flood-{page_size}.stderr"
         run = timed_run([str(TAP), "--config", str(config)], stderr=stderr)
         requests = emulator.get_requests

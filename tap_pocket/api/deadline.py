@@ -96,16 +96,8 @@ class _WatchedHTTPConnection(HTTPConnection):
         super().request(*args, **kwargs)
 
 
-class _WatchedHTTPSConnection(HTTPSConnection):
-    @override
-    def connect(self) -> None:
-        _watch(self)
-        super().connect()
-
-    @override
-    def request(self, *args: t.Any, **kwargs: t.Any) -> None:
-        _watch(self)
-        super().request(*args, **kwargs)
+class _WatchedHTTPSConnection(_WatchedHTTPConnection, HTTPSConnection):
+    """TLS connections, watched the same way (the watching methods come first)."""
 
 
 class _WatchedHTTPPool(HTTPConnectionPool):
