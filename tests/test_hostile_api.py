@@ -649,15 +649,27 @@ def test_auth_hides_the_consumer_key_a_server_quotes(
 
 
 @pytest.mark.parametrize(
-    ("part", "what"),
-    [("headers", "its headers had not all arrived"), ("body", "its body was still arriving")],
+    ("part", "interval", "what"),
+    [
+        # The status line alone takes 5 s: cut off before any header.
+        ("headers", 0.3, "its headers had not all arrived"),
+        # The status line and a header or two arrive: headers cut off by the deadline must
+        # not be read as complete.
+        ("headers", 0.05, "its headers had not all arrived"),
+        ("body", 0.3, "its body had not all arrived"),
+    ],
 )
 def test_a_server_dripping_bytes_is_cut_off_at_request_timeout(
-    tmp_path: Path, emulator: PocketEmulator, api_config: dict[str, t.Any], part: str, what: str
+    tmp_path: Path,
+    emulator: PocketEmulator,
+    api_config: dict[str, t.Any],
+    part: str,
+    interval: float,
+    what: str,
 ) -> None:
-    # A byte every 0.3 s: no read waits long, and the whole answer would take minutes
-    # (headers) to hours (body). Each attempt must end at request_timeout (2 s).
-    emulator.faults = Faults().drip(0.3, part=part)
+    # A byte every 0.05 s or 0.3 s: no read waits long, and the whole answer would take half
+    # a minute (headers) to hours (body). Each attempt must end at request_timeout (2 s).
+    emulator.faults = Faults().drip(interval, part=part)
     config = {**api_config, "request_timeout": 2, "max_retries": 1}
     began = time.monotonic()
     result = run_cli(config=config, tmp_path=tmp_path, timeout=110)

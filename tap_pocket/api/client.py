@@ -453,65 +453,73 @@ class PocketStream(RESTStream[int]):
         """
 
         def attempt(request: requests.PreparedRequest, context: Context | None) -> Page:
-            response: requests.Response | None = None
             with Deadline(self.timeout) as deadline:
-                try:
-                    # Never follow a redirect: see PocketRedirectError.
-                    response = self.requests_session.send(
-                        request,
-                        timeout=self.timeout,
-                        allow_redirects=False,
-                        proxies=self._proxies_for(request),
-                        stream=True,  # read up to the cap (_read_capped), no further
-                    )
-                    with response:
-                        self.validate_response(response)
-                        self.update_sync_costs(request, response, context)
-                        body = self._read_capped(response)
-                        answered = response
-                except requests.RequestException as exc:
-                    if deadline.expired or isinstance(exc, requests.Timeout):
-                        raise self._timed_out(response, exc) from exc
-                    if isinstance(exc, requests.ConnectionError) and response is None:
-                        raise RetriableAPIError(
-                            connection_problem(exc, str(request.url), self.path)
-                        ) from exc
-                    if isinstance(
-                        exc,
-                        (
-                            requests.exceptions.ChunkedEncodingError,
-                            requests.exceptions.ContentDecodingError,
-                        ),
-                    ):
-                        msg = (
-                            f"The answer to POST {self.path} from {origin(str(request.url))} "
-                            f"broke off or could not be decompressed ({type(exc).__name__})"
-                        )
-                        raise RetriableAPIError(msg) from exc
-                    raise
-            if deadline.expired:  # a body without a length may end where it was cut
-                raise self._timed_out(answered, None)
+                response, body = self._exchange(request, context, deadline)
             try:
-                page = decode_page(body, offset=offset, server_time=_server_time(answered))
+                page = decode_page(body, offset=offset, server_time=_server_time(response))
             except NotAPageError as exc:
-                msg = f"Pocket answered HTTP {answered.status_code} with a body that is not a page"
-                raise RetriableAPIError(msg, answered) from exc
-            self._log_progress(page, answered.headers.get("X-Limit-User-Remaining"))
+                msg = f"Pocket answered HTTP {response.status_code} with a body that is not a page"
+                raise RetriableAPIError(msg, response) from exc
+            self._log_progress(page, response.headers.get("X-Limit-User-Remaining"))
             return page
 
         retried = self.request_decorator(t.cast("RequestFunc", attempt))
         return t.cast("Page", retried(request, context))
 
-    def _timed_out(
-        self, response: requests.Response | None, exc: requests.RequestException | None
-    ) -> RetriableAPIError:
+    def _exchange(
+        self, request: requests.PreparedRequest, context: Context | None, deadline: Deadline
+    ) -> tuple[requests.Response, bytearray]:
+        """Send ``request`` and read its answer, checked, before ``deadline``: answer and body.
+
+        Failures that are passing (a timeout, a broken-off body) raise
+        :class:`RetriableAPIError` with one clear message.
+        """
+        response: requests.Response | None = None
+        try:
+            # Never follow a redirect: see PocketRedirectError.
+            response = self.requests_session.send(
+                request,
+                timeout=self.timeout,
+                allow_redirects=False,
+                proxies=self._proxies_for(request),
+                stream=True,  # read up to the cap (_read_capped), no further
+            )
+            if deadline.expired:  # headers cut off at the deadline may read as complete
+                response.close()
+                raise self._timed_out("its headers had not all arrived")
+            with response:
+                self.validate_response(response)
+                self.update_sync_costs(request, response, context)
+                body = self._read_capped(response)
+        except requests.RequestException as exc:
+            if isinstance(exc, requests.ConnectTimeout):
+                raise self._timed_out("no connection was made") from exc
+            if deadline.expired or isinstance(exc, requests.Timeout):
+                arriving = "its headers had not all" if response is None else "its body had not all"
+                raise self._timed_out(f"{arriving} arrived") from exc
+            if isinstance(exc, requests.ConnectionError) and response is None:
+                raise RetriableAPIError(
+                    connection_problem(exc, str(request.url), self.path)
+                ) from exc
+            if isinstance(
+                exc,
+                (
+                    requests.exceptions.ChunkedEncodingError,
+                    requests.exceptions.ContentDecodingError,
+                ),
+            ):
+                msg = (
+                    f"The answer to POST {self.path} from {origin(str(request.url))} broke off "
+                    f"or could not be decompressed ({type(exc).__name__})"
+                )
+                raise RetriableAPIError(msg) from exc
+            raise
+        if deadline.expired:  # a body without a length may end where it was cut
+            raise self._timed_out("its body had not all arrived")
+        return response, body
+
+    def _timed_out(self, what: str) -> RetriableAPIError:
         """The error of a request not answered whole within ``request_timeout``."""
-        if response is not None:
-            what = "its body was still arriving"
-        elif isinstance(exc, requests.ConnectTimeout):
-            what = "no connection was made"
-        else:
-            what = "its headers had not all arrived"
         msg = (
             f"No complete answer from POST {self.path} within request_timeout "
             f"({self.timeout} s): {what}. Raise the request_timeout setting if the server "
