@@ -20,7 +20,6 @@ among the parts: one bad row, the page's other entries still load.
 from __future__ import annotations
 
 import codecs
-import re
 import typing as t
 from dataclasses import dataclass
 
@@ -50,7 +49,7 @@ PART_BYTES = 1 << 20
 #: Ids of a page kept to compare it with the next (the most a page is asked for is 5000).
 MAX_IDS = 10_000
 #: The most memory a page decoded whole may take, as :func:`decoded_size_bound` counts it.
-DECODED_MAX = 72 << 20
+DECODED_MAX = 96 << 20
 
 #: A list entry: its key (None in an array), and the entry decoded or its JSON text.
 _Item = tuple[str | None, t.Any]
@@ -318,27 +317,21 @@ def decode_whole(content: bytes | bytearray) -> tuple[dict[str, t.Any] | list[t.
 
 _NO_LIST = "a JSON object without a `list` object or array"
 
-#: Where a string may hold a character outside the BMP (4 bytes each in Python then, and
-#: so every character of that string): a 4-byte UTF-8 lead byte, or a surrogate escape.
-_ASTRAL = re.compile(rb"[\xf0-\xf4]|\\u[dD][89abAB]")
-
 
 def decoded_size_bound(content: bytes | bytearray) -> int:
     """At most how many bytes decoding ``content`` whole builds, from counts taken in C.
 
     Every JSON value decoded is an object (a ``{``; a typed entry is the largest, about
     400 bytes), an array (a ``[``) or a value after a comma (a dict item with its key
-    string is the largest, about 150 bytes); their text is at most twice its UTF-8 bytes
-    in Python (a string with one non-Latin-1 character holds two bytes for each), four
-    times with a character outside the BMP. tests/test_fuzz_pages.py measures the shapes
-    that come nearest.
+    string is the largest, about 150 bytes); its text is at most four times its UTF-8 bytes
+    in Python (a string with one character outside the BMP holds four bytes for each).
+    tests/test_fuzz_pages.py measures the shapes that come nearest.
     """
-    text = 4 if _ASTRAL.search(content) else 2
     return (
         450 * content.count(b"{")
         + 96 * content.count(b"[")
         + 150 * content.count(b",")
-        + text * len(content)
+        + 4 * len(content)
     )
 
 
