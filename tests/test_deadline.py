@@ -7,9 +7,7 @@ they are watched too, with a self-signed certificate for 127.0.0.1 (tests/fixtur
 
 from __future__ import annotations
 
-import socket
 import ssl
-import threading
 import time
 import typing as t
 from pathlib import Path
@@ -18,6 +16,11 @@ import pytest
 import requests
 
 from tap_pocket.api.deadline import Deadline, DeadlineAdapter
+
+from .support import RawServer
+
+if t.TYPE_CHECKING:
+    import socket
 
 TLS = Path(__file__).parent / "fixtures" / "tls"
 ANSWER = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
@@ -30,30 +33,18 @@ class TLSServer:
         self.drip = drip
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.context.load_cert_chain(TLS / "cert.pem", TLS / "key.pem")
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.url = f"https://127.0.0.1:{self.server.getsockname()[1]}/v3/get"
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                connection, _ = self.server.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._answer, args=(connection,), daemon=True).start()
+        self.server = RawServer(self._answer)
+        self.url = f"https://127.0.0.1:{self.server.port}/v3/get"
 
     def _answer(self, connection: socket.socket) -> None:
-        try:
-            with self.context.wrap_socket(connection, server_side=True) as tls:
-                tls.recv(1 << 16)
-                if not self.drip:
-                    tls.sendall(ANSWER)
-                    return
-                for byte in ANSWER:
-                    tls.sendall(bytes([byte]))
-                    time.sleep(self.drip)
-        except OSError:
-            return  # the client hung up: what a cut-off is
+        with self.context.wrap_socket(connection, server_side=True) as tls:
+            tls.recv(1 << 16)
+            if not self.drip:
+                tls.sendall(ANSWER)
+                return
+            for byte in ANSWER:
+                tls.sendall(bytes([byte]))
+                time.sleep(self.drip)
 
     def close(self) -> None:
         self.server.close()

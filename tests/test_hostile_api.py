@@ -25,7 +25,7 @@ from tap_pocket.settings import DEFAULTS
 
 from .conftest import CliResult, config_for, run_cli
 from .fixtures.export.hostile import run_measured
-from .support import warning_lines
+from .support import RawServer, warning_lines
 from .test_auth import authorize_with_env_file, run_auth
 
 #: A number past the 4300 digits Python reads.
@@ -573,25 +573,18 @@ class BrokenChunks:
     """
 
     def __init__(self, text: str) -> None:
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}"
         self.answer = (
             b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
             b"Transfer-Encoding: chunked\r\n\r\n" + text.encode() + b"\r\n"
         )
         self.requests = 0
-        threading.Thread(target=self._serve, daemon=True).start()
+        self.server = RawServer(self._answer)
+        self.url = f"http://127.0.0.1:{self.server.port}"
 
-    def _serve(self) -> None:
-        while True:
-            try:
-                connection, _ = self.server.accept()
-            except OSError:
-                return
-            with connection:
-                connection.recv(1 << 16)
-                self.requests += 1
-                connection.sendall(self.answer)
+    def _answer(self, connection: socket.socket) -> None:
+        connection.recv(1 << 16)
+        self.requests += 1
+        connection.sendall(self.answer)
 
     def close(self) -> None:
         self.server.close()
