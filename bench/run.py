@@ -67,6 +67,10 @@ from harness import (
     timed_run,
 )
 
+from pocket_emulator import Faults
+from pocket_emulator.v3_get import flood_body, flood_within
+from tap_pocket.api.client import page_cap
+
 RESULTS = BENCH / "results"
 BIN = Path(sys.executable).parent
 TAP = BIN / "tap-pocket"
@@ -83,17 +87,23 @@ POSTGRES_ROWS_PER_S = 10_000
 
 @dataclass(frozen=True)
 class Sizes:
-    """The sizes of a run: export rows, API items and page sizes, Postgres rows, repeats."""
+    """The sizes of a run: export rows, API items and page sizes, Postgres rows, repeats.
+
+    ``flood_page_size``: the page_size of the hostile answer packed to its cap.
+    """
 
     exports: tuple[int, ...]
     api_items: int
     api_page_sizes: tuple[int, ...]
     postgres_rows: int
     repeats: int
+    flood_page_size: int
 
 
-FULL = Sizes((100_000, 1_000_000), 10_000, (5000, 3000, 1000, 30), 100_000, 5)
-QUICK = Sizes((10_000, 50_000), 2_000, (5000, 300, 30), 5_000, 1)
+FULL = Sizes((100_000, 1_000_000), 10_000, (5000, 3000, 1000, 30), 100_000, 5, 5000)
+QUICK = Sizes((10_000, 50_000), 2_000, (5000, 300, 30), 5_000, 1, 1000)
+#: The peak RSS no answer within the page cap may take the tap past.
+FLOOD_PEAK_RSS_MB = 300
 
 
 @dataclass
@@ -212,6 +222,21 @@ def min_requests(items: int, page_size: int, cap: int | None) -> int:
     return math.ceil(items / served) + 1
 
 
+def api_config(emulator: BenchEmulator, page_size: int, path: Path) -> Path:
+    """The tap's config file at ``path``: the emulator's address and credentials."""
+    path.write_text(
+        json.dumps(
+            {
+                "api_url": emulator.url,
+                "consumer_key": emulator.consumer_key,
+                "access_token": emulator.access_token,
+                "page_size": page_size,
+            }
+        )
+    )
+    return path
+
+
 def api_scenario(  # noqa: PLR0913, PLR0917 (guarded() hands the arguments on positionally)
     library: Library, page_size: int, cap: int | None, startup: float, workdir: Path, repeats: int
 ) -> Row:
@@ -219,17 +244,7 @@ def api_scenario(  # noqa: PLR0913, PLR0917 (guarded() hands the arguments on po
     runs = []
     for i in range(repeats):
         with BenchEmulator(library.account, cap=cap) as emulator:
-            config = workdir / f"api-{page_size}-{cap}.json"
-            config.write_text(
-                json.dumps(
-                    {
-                        "api_url": emulator.url,
-                        "consumer_key": emulator.consumer_key,
-                        "access_token": emulator.access_token,
-                        "page_size": page_size,
-                    }
-                )
-            )
+            config = api_config(emulator, page_size, workdir / f"api-{page_size}-{cap}.json")
             out = workdir / f"api-{page_size}-{cap}-{i}.jsonl"
             run = timed_run(
                 [str(TAP), "--config", str(config)], stdout=out, stderr=out.with_suffix(".stderr")
@@ -262,6 +277,42 @@ def api_scenario(  # noqa: PLR0913, PLR0917 (guarded() hands the arguments on po
     if row.passed is None:
         no_waste = all(r[1] == row.min_requests for r in runs)
         row.passed = bool(row.all_items and no_waste and fast_enough)
+    return row
+
+
+def flood_scenario(page_size: int, startup: float, workdir: Path) -> Row:
+    """One answer packed to the page cap with the smallest items, ``"<id>":{}``.
+
+    A hostile or broken server: millions of entries in the bytes the cap lets in. The
+    memory of the tap must stay bounded by those bytes, not grow with the entries; each
+    entry is a row. Messages go to /dev/null (gigabytes); the SDK's record count counts.
+    """
+    cap = page_cap(page_size)
+    entries = flood_within(cap)
+    library = make_library(1)
+    with BenchEmulator(library.account) as emulator:
+        emulator.faults = Faults().flood(entries)
+        config = api_config(emulator, page_size, workdir / f"flood-{page_size}.json")
+        stderr = workdir / f"flood-{page_size}.stderr"
+        run = timed_run([str(TAP), "--config", str(config)], stderr=stderr)
+        requests = emulator.get_requests
+    row = Row(
+        scenario=(
+            f"API mode, hostile: page_size {page_size}, one answer of {entries:,} tiny "
+            f"entries ({len(flood_body(0, entries)) >> 20} MiB, the cap is {cap >> 20} MiB)"
+        ),
+        items=singer_record_count(stderr, "items"),
+        expected_items=entries,
+        seconds=run.seconds,
+        startup_seconds=startup,
+        requests=requests,
+        min_requests=2,
+        peak_rss_mb=run.peak_rss_mb,
+        target=f"every entry a row, peak RSS < {FLOOD_PEAK_RSS_MB} MB",
+    )
+    _check_exit(row, run)
+    if row.passed is None:
+        row.passed = bool(row.all_items and run.peak_rss_mb < FLOOD_PEAK_RSS_MB)
     return row
 
 
@@ -763,6 +814,14 @@ def run_all(sizes: Sizes, workdir: Path, skip: set[str]) -> tuple[list[Row], flo
             startup,
             workdir,
             sizes.repeats,
+        )
+        guarded(
+            rows,
+            f"API flood at page_size {sizes.flood_page_size}",
+            flood_scenario,
+            sizes.flood_page_size,
+            startup,
+            workdir,
         )
     if "postgres" not in skip:
         guarded(rows, "postgres", postgres_scenario, sizes.postgres_rows, workdir)

@@ -56,6 +56,13 @@ class Faults:
     redirect_location: str | None = None
     redirect_status: int = 307
     proxy_status: int | None = None
+    echo_count: int = 0
+    echo_status: int = 401
+    echo_error_code: str = "107"
+    drip_part: str | None = None
+    drip_interval: float = 0.0
+    flood_entries: int = 0
+    patches: tuple[tuple[bytes, bytes], ...] = ()
 
     @_Builder
     def fail_first(
@@ -133,7 +140,51 @@ class Faults:
         """
         self.proxy_status = status
 
+    @_Builder
+    def echo_credentials(self, n: int, status: int = 401, error_code: str = "107") -> None:
+        """Answer the first ``n`` API requests (OAuth steps too) quoting the request's secrets.
+
+        With ``status``, X-Error reading ``Invalid token <access_token> for key
+        <consumer_key>`` and a body that repeats it: a careless or hostile server echoing
+        what it was sent.
+        """
+        self.echo_count, self.echo_status, self.echo_error_code = n, status, str(error_code)
+
+    @_Builder
+    def drip(self, interval: float, part: str = "body") -> None:
+        """Send each ``/v3/get`` answer one byte every ``interval`` seconds.
+
+        ``part`` is ``"headers"`` (the status line and headers drip, the body follows at
+        once) or ``"body"``. No single read waits longer than ``interval``, so only a limit
+        on the whole answer cuts it off.
+        """
+        if part not in ("headers", "body"):
+            msg = "part is 'headers' or 'body'"
+            raise ValueError(msg)
+        self.drip_part, self.drip_interval = part, interval
+
+    @_Builder
+    def flood(self, entries: int) -> None:
+        """Answer ``/v3/get`` with the entries from ``offset`` up to ``entries``, all at once.
+
+        Each is the smallest item there is, ``"<id>":{}`` (keyed by its id), whatever
+        ``count`` asked for: a server that packs millions of entries into one answer.
+        """
+        self.flood_entries = _positive(entries)
+
+    @_Builder
+    def patch_body(self, old: bytes, new: bytes) -> None:
+        """Replace ``old`` with ``new`` in every ``/v3/get`` body (repeatable).
+
+        For entries no Pocket server wrote: a float ``item_id``, a key of 5000 digits.
+        """
+        self.patches = (*self.patches, (old, new))
+
     # ------------------------------------------------------------------ decisions
+
+    def echoes(self, request_number: int) -> bool:
+        """Whether API request ``request_number`` gets the :meth:`echo_credentials` error."""
+        return request_number <= self.echo_count
 
     def fails(self, request_number: int) -> bool:
         """Whether request ``request_number`` gets the :meth:`fail_first` error."""

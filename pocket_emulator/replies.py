@@ -19,7 +19,8 @@ class Reply:
     """A response to send.
 
     ``reset``: send nothing, drop the connection instead. ``after``: run once the response
-    has gone out.
+    has gone out. ``drip``: send the ``"headers"`` or the ``"body"`` a byte at a time,
+    ``drip_interval`` seconds apart.
     """
 
     status: int
@@ -28,6 +29,8 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     reset: bool = False
     after: t.Callable[[], None] | None = None
+    drip: str | None = None
+    drip_interval: float = 0.0
 
     @classmethod
     def connection_reset(cls) -> Reply:

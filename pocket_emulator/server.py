@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 import typing as t
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
 
@@ -27,8 +28,10 @@ from pocket_emulator.oauth import OAuthFlow
 from pocket_emulator.ratelimit import DEFAULT_KEY_LIMIT, DEFAULT_USER_LIMIT, HOUR, RateWindow
 from pocket_emulator.replies import HTML, JSON, Reply, error_reply, status_line_body
 from pocket_emulator.v3_get import (
+    GetRequest,
     ParameterError,
     bad_request_reply,
+    flood_body,
     get_body,
     parse_get_request,
 )
@@ -159,6 +162,7 @@ class PocketEmulator:
         with self._state_lock:
             self._faults = faults
             self._request_number = 0
+            self._echoed = 0
             self._user_windows: dict[str, RateWindow] = {}
             # Cleared while a Faults.mutate_after change is due; later requests wait for it.
             self._mutation_settled = threading.Event()
@@ -193,6 +197,8 @@ class PocketEmulator:
                 status_line_body(faults.redirect_status),
                 headers={"Location": faults.redirect_location + target},
             )
+        if path.startswith("/v3/") and self._echoes(faults):
+            return _echo_reply(faults, params)
         route = routes.get(path.rstrip("/") or "/")
         if route is None:
             return Reply(404, status_line_body(404))
@@ -200,6 +206,12 @@ class PocketEmulator:
         if method not in methods:
             return Reply(405, status_line_body(405), headers={"Allow": ", ".join(methods)})
         return answer()
+
+    def _echoes(self, faults: Faults) -> bool:
+        """Whether this API request gets the Faults.echo_credentials error (counted apart)."""
+        with self._state_lock:
+            self._echoed += 1
+            return faults.echoes(self._echoed)
 
     def _grant(self, access_token: str) -> None:
         """Accept a token issued by the OAuth flow on /v3/get, for the same user."""
@@ -222,6 +234,7 @@ class PocketEmulator:
         if faults.delay_seconds:
             time.sleep(faults.delay_seconds)
         reply = self._get_reply(params, locations, faults, number)
+        reply.drip, reply.drip_interval = faults.drip_part, faults.drip_interval
         if mutates:
             reply.after = lambda: self._mutate(faults, settled)
         return reply
@@ -248,10 +261,20 @@ class PocketEmulator:
             request = parse_get_request(params, locations)
         except ParameterError as error:
             return bad_request_reply(error).with_headers(limits)
-        body = get_body(self.account, request, now=self.account.clock())
+        body = self._body(request, faults, number)
+        return Reply(200, body, JSON, limits)
+
+    def _body(self, request: GetRequest, faults: Faults, number: int) -> bytes:
+        """The page's JSON, or what the faults make of it (flood, patches, truncation)."""
+        if faults.flood_entries:
+            body = flood_body(request.offset, faults.flood_entries)
+        else:
+            body = get_body(self.account, request, now=self.account.clock())
+        for old, new in faults.patches:
+            body = body.replace(old, new)
         if faults.truncates(number):
             body = body[: len(body) // 2]
-        return Reply(200, body, JSON, limits)
+        return body
 
     def _authenticate(self, params: dict[str, t.Any]) -> Reply | RateWindow:
         """Check the consumer key and spend its budget, then find the user and spend theirs.
@@ -297,6 +320,14 @@ class PocketEmulator:
                 faults.mutation(self.account)
         finally:
             settled.set()
+
+
+def _echo_reply(faults: Faults, params: dict[str, t.Any]) -> Reply:
+    """The error of Faults.echo_credentials: X-Error and body quote the request's secrets."""
+    text = f"Invalid token {params.get('access_token')} for key {params.get('consumer_key')}"
+    reply = error_reply(faults.echo_status, faults.echo_error_code, text)
+    reply.body += b"\n" + text.encode()
+    return reply
 
 
 def _request_params(
@@ -409,14 +440,44 @@ class _Handler(BaseHTTPRequestHandler):
                 reply.after()
 
     def _send(self, reply: Reply) -> None:
+        if reply.drip is not None:
+            self._send_dripping(reply)
+            return
         self.send_response(reply.status)
-        for name, value in reply.headers.items():
+        for name, value in self._headers(reply).items():
             self.send_header(name, value)
-        self.send_header("X-Source", "Pocket")
-        self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(reply.body)))
         self.end_headers()
         self.wfile.write(reply.body)
+
+    @staticmethod
+    def _headers(reply: Reply) -> dict[str, str]:
+        return {
+            **reply.headers,
+            "X-Source": "Pocket",
+            "Content-Type": reply.content_type,
+            "Content-Length": str(len(reply.body)),
+        }
+
+    def _send_dripping(self, reply: Reply) -> None:
+        """The reply with its headers or body sent a byte at a time (Faults.drip)."""
+        lines = [
+            f"{self.protocol_version} {reply.status} {HTTPStatus(reply.status).phrase}",
+            f"Server: {self.version_string()}",
+            f"Date: {self.date_time_string()}",
+            *(f"{name}: {value}" for name, value in self._headers(reply).items()),
+        ]
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        if reply.drip == "headers":
+            self._drip(head, reply.drip_interval)
+            self.wfile.write(reply.body)
+        else:
+            self.wfile.write(head)
+            self._drip(reply.body, reply.drip_interval)
+
+    def _drip(self, data: bytes, interval: float) -> None:
+        for index in range(len(data)):
+            self.wfile.write(data[index : index + 1])
+            time.sleep(interval)
 
     def _reset_connection(self) -> None:
         """Close with SO_LINGER 0: the client sees a TCP reset instead of an answer."""

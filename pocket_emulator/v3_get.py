@@ -118,6 +118,25 @@ def get_body(account: Account, request: GetRequest, now: int) -> bytes:
     return b"".join((head.encode(), b"{", page.entries_json.encode(), b"}", tail.encode()))
 
 
+def flood_body(offset: int, entries: int) -> bytes:
+    """The entries from ``offset`` up to ``entries``, each the smallest item: ``"<id>":{}``.
+
+    What :meth:`~pocket_emulator.faults.Faults.flood` serves, whatever ``count`` asked.
+    """
+    listing = b",".join(b'"%d":{}' % number for number in range(offset, entries))
+    status = 1 if offset < entries else 2
+    return b'{"status":%d,"complete":1,"list":{%s},"total":"%d"}' % (status, listing, entries)
+
+
+def flood_within(size: int) -> int:
+    """How many entries :func:`flood_body` packs into at most ``size`` bytes."""
+    low, high = 0, size // 8
+    while low < high:
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if len(flood_body(0, middle)) <= size else (low, middle - 1)
+    return low
+
+
 class _Reader:
     """Reads typed parameters, raising ParameterError the way the proxy's validator did.
 

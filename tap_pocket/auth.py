@@ -24,6 +24,7 @@ import click
 import requests
 from typing_extensions import Self, override
 
+from tap_pocket.redact import REDACTOR, redact_output
 from tap_pocket.settings import DEFAULT_API_URL, api_url_error, origin
 
 #: What Pocket's OAuth X-Error-Codes mean for the person running the command.
@@ -322,6 +323,8 @@ def auth_command(  # noqa: PLR0913, PLR0917 - click passes each option as a para
     env_file: Path | None,
 ) -> None:
     """Get a Pocket access token through Pocket's OAuth flow."""
+    REDACTOR.protect("consumer_key", [consumer_key])
+    redact_output(stdout=True)
     api_url = api_url.rstrip("/")
     if problem := api_url_error(api_url):
         raise click.BadParameter(problem, param_hint="--api-url")

@@ -151,7 +151,10 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         th.IntegerType(minimum=1),
         default=60,
         title="Request Timeout",
-        description="Seconds to wait for each HTTP response.",
+        description=(
+            "Seconds one API request may take in all (connecting, headers and body); a "
+            "server still sending then is cut off and the request retried (`max_retries`)."
+        ),
     ),
     th.Property(
         "max_retries",
@@ -206,8 +209,9 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         default=False,
         title="Skip Bad Rows",
         description=(
-            "Export mode: skip malformed rows (each reported with file, line and reason, "
-            "and counted at the end) instead of stopping at the first one."
+            "Skip malformed rows instead of stopping at the first one: export rows (each "
+            "reported with file, line and reason), and API list entries that are not an "
+            "item (no usable item_id; reported with the page offset). All counted at the end."
         ),
     ),
     th.Property(
@@ -469,7 +473,7 @@ SECRET_SETTINGS: tuple[str, ...] = tuple(
 )
 
 #: Shorter secret texts are not searched for in messages (they would match anything).
-_SHORTEST_SECRET_TEXT = 4
+SHORTEST_SECRET_TEXT = 4
 _JSON_TYPES = ((bool, "boolean"), (int, "number"), (float, "number"), (list, "array"))
 
 
@@ -494,17 +498,17 @@ def without_secret_values(errors: list[str], config: Mapping[str, Any]) -> list[
     config['access_token']``): each about a secret setting is replaced by one naming the
     setting only, and any other that quotes a secret's text is dropped.
     """
-    secret_texts = [
+    texts = [
         text
         for name in SECRET_SETTINGS
         for text in _texts(config.get(name))
-        if len(text) >= _SHORTEST_SECRET_TEXT
+        if len(text) >= SHORTEST_SECRET_TEXT
     ]
     named = secret_type_errors(config)
     kept = []
     for error in errors:
         about = [name for name in SECRET_SETTINGS if f"config[{name!r}]" in error]
-        if about or any(text in error for text in secret_texts):
+        if about or any(text in error for text in texts):
             for name in about:
                 if not any(message.startswith(f"{name} ") for message in named):
                     named.append(f"{name} is not valid (a secret: its value is not shown)")
@@ -513,14 +517,43 @@ def without_secret_values(errors: list[str], config: Mapping[str, Any]) -> list[
     return named + kept
 
 
-def _texts(value: Any) -> list[str]:
-    """The strings inside a JSON value, and its own text."""
+def secret_values(
+    config: Mapping[str, Any], schema: Mapping[str, Any] | None = None
+) -> list[tuple[str, str]]:
+    """(name, text) of every secret in ``config``: each setting the schema marks ``secret``.
+
+    ``schema`` is the settings' JSON schema (default :data:`SETTINGS_SCHEMA`); secrets
+    nested in object settings count too. Texts shorter than :data:`SHORTEST_SECRET_TEXT`
+    are left out.
+    """
+    properties = (schema or SETTINGS_SCHEMA).get("properties") or {}
+    found: list[tuple[str, str]] = []
+    for name, prop in properties.items():
+        value = config.get(name)
+        if value is None:
+            continue
+        if prop.get("secret"):
+            # Not the keys of a secret object: they name its parts ("token"), they are
+            # not secret, and hidden they would hide words of every message.
+            texts = _texts(value, keys=False)
+            found += [(name, text) for text in texts if len(text) >= SHORTEST_SECRET_TEXT]
+        elif isinstance(value, dict) and "properties" in prop:
+            found += secret_values(value, prop)
+    return found
+
+
+def _texts(value: Any, *, keys: bool = True) -> list[str]:
+    """The strings inside a JSON value (and its objects' keys, with ``keys``), and its own text."""
     if value is None:
         return []
     if isinstance(value, dict):
-        inner = [text for key, item in value.items() for text in (str(key), *_texts(item))]
+        inner = [
+            text
+            for key, item in value.items()
+            for text in ([str(key)] if keys else []) + _texts(item, keys=keys)
+        ]
     elif isinstance(value, list):
-        inner = [text for item in value for text in _texts(item)]
+        inner = [text for item in value for text in _texts(item, keys=keys)]
     else:
         inner = []
     return [str(value), *inner]

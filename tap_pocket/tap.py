@@ -15,8 +15,10 @@ from singer_sdk.plugin_base import SingerCommand
 from typing_extensions import override
 
 from tap_pocket.output import BufferedMsgSpecWriter
+from tap_pocket.redact import REDACTOR, redact_output
 from tap_pocket.settings import (
     SETTINGS_SCHEMA,
+    secret_values,
     setting,
     settings_errors,
     without_secret_values,
@@ -42,12 +44,19 @@ class TapPocket(Tap):
         try:
             super().__init__(*args, validate_config=validate_config, **kwargs)
         except ConfigValidationError as exc:
+            self._protect_secrets()
             # The SDK's messages quote the rejected values, secrets' included.
             raise invalid_config(without_secret_values(exc.errors, self.config)) from None
+        self._protect_secrets()
         if validate_config:
             errors = settings_errors(self.config)
             if errors:
                 raise invalid_config(errors)
+
+    def _protect_secrets(self) -> None:
+        """Hide the secret settings' values in every line written from now on."""
+        for name, text in secret_values(self.config, self.config_jsonschema):
+            REDACTOR.protect(name, [text])
 
     @property
     def export_mode(self) -> bool:
@@ -142,8 +151,10 @@ def cli() -> None:
     """``tap-pocket``: the Singer tap, or ``tap-pocket auth`` to obtain an access token.
 
     A failure ends the run with its message on one line and exit status 1; the traceback
-    is shown only at DEBUG (``TAP_POCKET_LOGLEVEL=debug`` or ``LOGLEVEL=debug``).
+    is shown only at DEBUG (``TAP_POCKET_LOGLEVEL=debug`` or ``LOGLEVEL=debug``). Secrets
+    are hidden in all it writes (:mod:`tap_pocket.redact`).
     """
+    redact_output()
     try:
         TapPocket.cli()
     except ConfigValidationError as exc:  # the user's settings: nothing to debug

@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import socket
+import threading
 import typing as t
 
 import pytest
@@ -100,3 +102,36 @@ def send_json(handler: BaseHTTPRequestHandler, body: t.Any, status: int = 200) -
     handler.send_header("Content-Length", str(len(data)))
     handler.end_headers()
     handler.wfile.write(data)
+
+
+class RawServer:
+    """A TCP server on a free loopback port: ``answer(connection)`` for each client.
+
+    Each connection is answered in its own daemon thread, which ends when it does (or when
+    the client hangs up); :meth:`close` stops accepting.
+    """
+
+    def __init__(self, answer: t.Callable[[socket.socket], None]) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self.server.getsockname()[1]
+        self._answer = answer
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.server.accept()
+            except OSError:
+                return  # closed
+            threading.Thread(target=self._handle, args=(connection,), daemon=True).start()
+
+    def _handle(self, connection: socket.socket) -> None:
+        with connection:
+            try:
+                self._answer(connection)
+            except OSError:
+                return  # the client hung up
+
+    def close(self) -> None:
+        """Stop accepting connections."""
+        self.server.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 import typing as t
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -18,10 +19,17 @@ import pytest
 from typing_extensions import Self, override
 
 from pocket_emulator import Faults, PocketEmulator, generate_account
-from tap_pocket.api.client import MAX_BYTES_PER_ITEM, MAX_PAGE_BYTES
+from pocket_emulator.v3_get import flood_within
+from tap_pocket.api.client import MAX_BYTES_PER_ITEM, MAX_PAGE_BYTES, page_cap
+from tap_pocket.settings import DEFAULTS
 
-from .conftest import config_for, run_cli
+from .conftest import CliResult, config_for, run_cli
+from .fixtures.export.hostile import run_measured
+from .support import RawServer, warning_lines
 from .test_auth import authorize_with_env_file, run_auth
+
+#: A number past the 4300 digits Python reads.
+HUGE = b"9" * 5000
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -268,7 +276,9 @@ def test_a_read_timeout_names_request_timeout(
     )
     assert result.returncode == 1
     assert_one_clear_error(
-        result.stderr, "No answer from POST /v3/get within request_timeout (1 s): ReadTimeout"
+        result.stderr,
+        "No complete answer from POST /v3/get within request_timeout (1 s): its headers had "
+        "not all arrived",
     )
 
 
@@ -499,3 +509,318 @@ def test_a_declared_length_beyond_the_cap_is_refused_before_reading(tmp_path: Pa
         result = run_cli(config=config, tmp_path=tmp_path, timeout=30)
     assert result.returncode == 1
     assert_one_clear_error(result.stderr, "declares 4096 MiB", "lower page_size")
+
+
+# Issue 20, item 7: secrets a server echoes are hidden in every line -----------------------------
+
+#: Credentials of the emulator for the tests that make it quote them back.
+ECHOED = {"consumer_key": "CK-echoed-7f3a9c51", "access_token": "AT-echoed-2b8e41d0"}
+LEVELS = [{}, {"TAP_POCKET_LOGLEVEL": "DEBUG"}]
+
+
+@pytest.fixture
+def echoing(account: Account) -> t.Iterator[PocketEmulator]:
+    with PocketEmulator(account, **ECHOED) as emulator:
+        yield emulator
+
+
+def assert_no_secret(result: CliResult, *secrets: str) -> None:
+    """No secret in any line written, in any case, nor in any STATE."""
+    written = (result.stdout + result.stderr).lower()
+    for secret in secrets:
+        assert secret.lower() not in written, secret
+        for state in result.output.states:
+            assert secret.lower() not in json.dumps(state).lower()
+
+
+@pytest.mark.parametrize("env", LEVELS, ids=["INFO", "DEBUG"])
+def test_a_401_quoting_the_credentials_is_logged_without_them(
+    tmp_path: Path, echoing: PocketEmulator, env: dict[str, str]
+) -> None:
+    echoing.faults = Faults().echo_credentials(10, status=401, error_code="107")
+    result = run_cli(config=config_for(echoing), tmp_path=tmp_path, env=env)
+    assert result.returncode == 1
+    assert result.output.records == {}
+    quoted = "X-Error-Code 107: Invalid token <access_token> for key <consumer_key>"
+    if env:
+        assert "DEBUG" in result.stderr
+        assert quoted in result.stderr
+    else:
+        assert_one_clear_error(result.stderr, quoted, "tap-pocket auth")
+    assert_no_secret(result, *ECHOED.values())
+
+
+@pytest.mark.parametrize("env", LEVELS, ids=["INFO", "DEBUG"])
+def test_5xx_retries_quoting_the_credentials_are_logged_without_them(
+    tmp_path: Path, echoing: PocketEmulator, account: Account, env: dict[str, str]
+) -> None:
+    # X-Error and the body quote them; two retries, then the sync completes.
+    echoing.faults = Faults().echo_credentials(2, status=503, error_code="199")
+    result = run_cli(config=config_for(echoing, max_retries=3), tmp_path=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    assert len(result.output.ids()) == len(account.live_items()) + len(account.deleted_ids())
+    retries = [line for line in result.stderr.splitlines() if "Retrying POST /v3/get" in line]
+    assert len(retries) == 2
+    assert all("Invalid token <access_token> for key <consumer_key>" in line for line in retries)
+    assert_no_secret(result, *ECHOED.values())
+
+
+class BrokenChunks:
+    """A server whose chunked body has, as its first chunk size, the given text.
+
+    requests' exception then quotes it: text from the server inside an exception.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.answer = (
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n" + text.encode() + b"\r\n"
+        )
+        self.requests = 0
+        self.server = RawServer(self._answer)
+        self.url = f"http://127.0.0.1:{self.server.port}"
+
+    def _answer(self, connection: socket.socket) -> None:
+        connection.recv(1 << 16)
+        self.requests += 1
+        connection.sendall(self.answer)
+
+    def close(self) -> None:
+        self.server.close()
+
+
+@pytest.mark.parametrize("env", LEVELS, ids=["INFO", "DEBUG"])
+def test_an_exception_quoting_a_secret_is_logged_without_it(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    server = BrokenChunks(ECHOED["access_token"])
+    try:
+        config = {**ECHOED, "api_url": server.url, "max_retries": 1, "backoff_factor": 0.01}
+        result = run_cli(config=config, tmp_path=tmp_path, env=env)
+    finally:
+        server.close()
+    assert result.returncode == 1
+    assert server.requests == 2
+    if not env:
+        assert_one_clear_error(result.stderr, "broke off", "ChunkedEncodingError")
+    else:  # the traceback quotes the server's text: hidden there too
+        assert "<access_token>" in result.stderr
+    assert_no_secret(result, *ECHOED.values())
+
+
+@pytest.mark.parametrize("env", LEVELS, ids=["INFO", "DEBUG"])
+def test_a_proxy_password_is_never_shown(
+    tmp_path: Path, api_config: dict[str, t.Any], env: dict[str, str]
+) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        proxy = f"http://someone:PW-proxy-5e1f09@127.0.0.1:{closed.getsockname()[1]}"
+    config = {**api_config, "max_retries": 0}
+    result = run_cli(
+        config=config, tmp_path=tmp_path, env={**env, "HTTP_PROXY": proxy, "NO_PROXY": ""}
+    )
+    assert result.returncode == 1
+    assert "through the proxy set in the environment" in result.stderr
+    assert_no_secret(result, "PW-proxy-5e1f09", api_config["access_token"])
+
+
+def test_auth_hides_the_consumer_key_a_server_quotes(
+    tmp_path: Path, echoing: PocketEmulator
+) -> None:
+    echoing.faults = Faults().echo_credentials(1, status=403, error_code="152")
+    result = run_auth(
+        "--consumer-key", ECHOED["consumer_key"], "--api-url", echoing.url, cwd=tmp_path
+    )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "X-Error-Code 152: Invalid token None for key <consumer_key>" in result.stderr
+    assert ECHOED["consumer_key"].lower() not in (result.stdout + result.stderr).lower()
+
+
+# Issue 20, item 9: request_timeout bounds a whole request ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("part", "interval", "what"),
+    [
+        # The status line alone takes 5 s: cut off before any header.
+        ("headers", 0.3, "its headers had not all arrived"),
+        # The status line and a header or two arrive: headers cut off by the deadline must
+        # not be read as complete.
+        ("headers", 0.05, "its headers had not all arrived"),
+        ("body", 0.3, "its body had not all arrived"),
+    ],
+)
+def test_a_server_dripping_bytes_is_cut_off_at_request_timeout(
+    tmp_path: Path,
+    emulator: PocketEmulator,
+    api_config: dict[str, t.Any],
+    part: str,
+    interval: float,
+    what: str,
+) -> None:
+    # A byte every 0.05 s or 0.3 s: no read waits long, and the whole answer would take half
+    # a minute (headers) to hours (body). Each attempt must end at request_timeout (2 s).
+    emulator.faults = Faults().drip(interval, part=part)
+    config = {**api_config, "request_timeout": 2, "max_retries": 1}
+    began = time.monotonic()
+    result = run_cli(config=config, tmp_path=tmp_path, timeout=110)
+    took = time.monotonic() - began
+    assert result.returncode == 1
+    assert result.output.records == {}
+    assert_one_clear_error(
+        result.stderr, f"No complete answer from POST /v3/get within request_timeout (2 s): {what}"
+    )
+    assert result.stderr.count("Retrying POST /v3/get") == 1
+    assert get_calls(emulator) == 2
+    # Generous: two attempts of 2 s and the start-up; a per-read timeout would take minutes.
+    assert took < 60
+
+
+# Issue 20, item 8: memory bounded by the answer cap in bytes ------------------------------------
+
+#: The peak RSS no answer within the cap may take the tap past.
+RSS_CAP_MB = 300
+
+
+@pytest.mark.slow
+def test_an_answer_of_tiny_entries_filling_the_cap_loads_in_bounded_memory(
+    tmp_path: Path, emulator: PocketEmulator
+) -> None:
+    """At the default page_size, an answer packed to its cap with the smallest items.
+
+    1.1 million entries of ``"<id>":{}`` (each a row): what the tap holds is the answer's
+    bytes and one part of its entries, not the entries (the bench runs page_size 5000).
+    """
+    page_size = DEFAULTS["page_size"]
+    entries = flood_within(page_cap(page_size))
+    emulator.faults = Faults().flood(entries)
+    config = {**config_for(emulator), "page_size": page_size}
+    result = run_measured(config, tmp_path, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    assert result.record_count() == entries
+    assert get_calls(emulator) == 2  # the flood, then the empty page after it
+    assert result.peak_rss_mb < RSS_CAP_MB
+
+
+def test_many_tiny_entries_are_read_in_runs_to_the_last(
+    tmp_path: Path, emulator: PocketEmulator
+) -> None:
+    # More objects than are cut in one go (INDEXED_OBJECTS): read a run at a time.
+    entries = 150_000
+    emulator.faults = Faults().flood(entries)
+    result = run_measured({**config_for(emulator), "page_size": 30}, tmp_path, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.record_count() == entries
+    ids = [record["item_id"] for record in result.records()]
+    assert ids == [str(number) for number in range(entries)]
+
+
+def test_an_answer_past_the_cap_of_its_page_size_is_not_read(
+    tmp_path: Path, emulator: PocketEmulator
+) -> None:
+    page_size = 30
+    entries = flood_within(page_cap(page_size)) + 10_000
+    emulator.faults = Faults().flood(entries)
+    result = run_cli(config=config_for(emulator, page_size=page_size), tmp_path=tmp_path)
+    assert result.returncode == 1
+    assert result.output.records == {}
+    assert_one_clear_error(
+        result.stderr, f"larger than {page_cap(page_size) >> 20} MiB", "lower page_size"
+    )
+    assert get_calls(emulator) == 1
+
+
+# Issue 20, item 10: odd entries are one bad row each ---------------------------------------------
+
+
+def sync_order(tmp_path: Path, emulator: PocketEmulator) -> list[str]:
+    """The item ids in the order a clean sync emits them (offsets follow it)."""
+    clean = run_cli(config=config_for(emulator), tmp_path=tmp_path)
+    assert clean.returncode == 0, clean.stderr[-3000:]
+    return clean.output.ids()
+
+
+def make_odd_entries(account: Account, order: list[str]) -> tuple[Faults, str, str, str]:
+    """A float item_id, a 5000-digit authors key and a 5000-digit word_count, on page 2.
+
+    Returns the faults that make them and the three items' ids.
+    """
+    floated, keyed, counted = order[33], order[35], order[40]
+    account.overwrite_fields(
+        keyed,
+        authors={
+            "77777": {"item_id": keyed, "author_id": "77777", "name": "Huge", "url": ""},
+            "2": {"item_id": keyed, "author_id": "2", "name": "Two", "url": ""},
+        },
+    )
+    account.overwrite_fields(counted, word_count="88888")
+    faults = (
+        Faults()
+        .patch_body(f'"item_id":"{floated}"'.encode(), b'"item_id":1.5')
+        .patch_body(b'{"77777":{', b'{"' + HUGE + b'":{')
+        .patch_body(b'"word_count":"88888"', b'"word_count":' + HUGE)
+    )
+    return faults, floated, keyed, counted
+
+
+def test_api_entries_with_huge_numbers_or_a_float_id_are_one_bad_row_each(
+    tmp_path: Path, emulator: PocketEmulator, account: Account
+) -> None:
+    order = sync_order(tmp_path, emulator)
+    faults, floated, keyed, counted = make_odd_entries(account, order)
+    emulator.faults = faults
+    bad = (
+        f"The answer to POST /v3/get at offset 30: list entry 4 (key '{floated}'): "
+        "item_id 1.5 is not text or an integer"
+    )
+
+    skipped = run_cli(config=config_for(emulator, skip_bad_rows=True), tmp_path=tmp_path)
+    assert skipped.returncode == 0, skipped.stderr[-3000:]
+    assert "Traceback" not in skipped.stderr
+    rows = {row["item_id"]: row for row in skipped.output.records["items"]}
+    assert sorted(rows) == sorted(set(order) - {floated})
+    assert [author["name"] for author in rows[keyed]["authors"]] == ["Two", "Huge"]
+    assert rows[counted]["word_count"] is None
+    warnings = warning_lines(skipped.stderr)
+    assert len(warnings) == 2
+    assert bad in warnings[0]
+    assert "Skipped 1 bad items row(s) of POST /v3/get (skip_bad_rows)" in warnings[1]
+
+    stopped = run_cli(config=config_for(emulator), tmp_path=tmp_path)
+    assert stopped.returncode == 1
+    assert stopped.output.ids() == order[: order.index(floated)]
+    assert_one_clear_error(stopped.stderr, bad, "set skip_bad_rows")
+
+
+def test_dump_entries_with_huge_numbers_or_a_float_id_are_one_bad_row_each(
+    tmp_path: Path,
+) -> None:
+    entries = [
+        b'"1001": {"item_id": "1001", "given_url": "https://e.com/1", "status": "0"}',
+        b'"1002": {"item_id": 1.5, "given_url": "https://e.com/2", "status": "0"}',
+        b'"1003": {"item_id": "1003", "status": "0", "authors": {"%s": {"name": "Huge"}, '
+        b'"2": {"name": "Two"}}, "word_count": %s, "sort_id": %s}' % (HUGE, HUGE, HUGE),
+        b'"1004": {"item_id": "1004", "given_url": "https://e.com/4", "status": "0"}',
+    ]
+    dump = tmp_path / "saved.json"
+    dump.write_bytes(b'{\n"status": 1,\n"list": {\n' + b",\n".join(entries) + b"\n}\n}\n")
+    bad = f"{dump}, line 5: list entry 2 (key '1002'): item_id 1.5 is not text or an integer"
+
+    skipped = run_cli(config={"export_path": str(dump), "skip_bad_rows": True}, tmp_path=tmp_path)
+    assert skipped.returncode == 0, skipped.stderr[-3000:]
+    assert "Traceback" not in skipped.stderr
+    rows = {row["item_id"]: row for row in skipped.output.records["items"]}
+    assert sorted(rows) == ["1001", "1003", "1004"]
+    assert [author["name"] for author in rows["1003"]["authors"]] == ["Two", "Huge"]
+    assert "word_count" not in rows["1003"]  # null: a dump's rows hold only set columns
+    warnings = warning_lines(skipped.stderr)
+    assert len(warnings) == 2
+    assert bad in warnings[0]
+
+    stopped = run_cli(config={"export_path": str(dump)}, tmp_path=tmp_path)
+    assert stopped.returncode == 1
+    assert stopped.output.ids() == ["1001"]
+    assert_one_clear_error(stopped.stderr, bad)

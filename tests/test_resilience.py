@@ -98,7 +98,7 @@ def test_slow_responses_time_out_and_are_retried(
     )
     assert result.returncode != 0
     assert result.stderr.count("Retrying POST /v3/get") == 1
-    assert "Timeout" in result.stderr
+    assert "within request_timeout (1 s)" in result.stderr
 
 
 @pytest.mark.parametrize(

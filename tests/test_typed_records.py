@@ -1,4 +1,4 @@
-"""Typed page decoding (api.page.decode_typed) gives the rows of lenient per-entry reading.
+"""Typed page decoding (api.page.decode_whole) gives the rows of lenient per-entry reading.
 
 A page either decodes typed, and then every row and highlight equals what the dict path
 (item_record, highlight_records) makes of the same page, or it does not decode typed
@@ -16,8 +16,8 @@ import msgspec
 import pytest
 
 from pocket_emulator import generate_account
-from tap_pocket.api.convert import entry_highlights, list_entries
-from tap_pocket.api.page import decode_typed
+from tap_pocket.api.convert import entry_highlights, identified, list_entries
+from tap_pocket.api.page import decode_whole
 from tap_pocket.rows import to_record
 from tap_pocket.scalars import parse_int
 
@@ -34,10 +34,12 @@ def dict_path(content: bytes) -> tuple[list[dict[str, t.Any]], list[dict[str, t.
 
 
 def typed_path(content: bytes) -> tuple[list[dict[str, t.Any]], list[dict[str, t.Any]]] | None:
-    decoded = decode_typed(content)
+    decoded = decode_whole(content)
     if decoded is None:
         return None
-    entries, _total = decoded
+    listing, _total = decoded
+    pairs = listing.items() if isinstance(listing, dict) else [(None, e) for e in listing]
+    entries = [identified(entry, key) for key, entry in pairs]
     rows = [entry_record(e, observed_at=OBSERVED_AT) for e in entries]
     return rows, [to_record(h) for e in entries for h in entry_highlights(e)]
 

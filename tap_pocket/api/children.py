@@ -22,8 +22,14 @@ from tap_pocket.pages.batches import ITEMS_PER_CONTEXT, PAGES_KEY, ContextRider,
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from tap_pocket.api.page import Page
+    from tap_pocket.api.page import Part
     from tap_pocket.rows import Highlight
+
+#: Rows held back behind the latest kept row before they go out anyway (with a stream map
+#: that keeps few rows, the next kept one may be far away).
+MAX_HELD_ROWS = 10_000
+#: Characters of the highlights gathered for one context before it goes out early.
+MAX_HIGHLIGHT_TEXT = 16 << 20
 
 
 class ChildBatches(ContextRider):
@@ -43,27 +49,33 @@ class ChildBatches(ContextRider):
         #: The offset of the oldest page whose kept items' children are not out yet.
         self.first_offset: int | None = None
         self._highlights: list[Highlight] = []
+        #: The characters of their quotes and patches.
+        self._text = 0
         self._kept_rows: list[t.Any] = []
         #: Rows from the latest kept row on, not yet handed on.
         self._held: list[t.Any] = []
 
-    def rows(self, page: Page, rows: list[t.Any]) -> Iterator[t.Any]:
-        """The rows that can go out now: ``rows`` are ``page``'s, in its order."""
+    def rows(self, part: Part, rows: list[t.Any]) -> Iterator[t.Any]:
+        """The rows that can go out now: ``rows`` are ``part``'s, in its order."""
         kept_at = [i for i, row in enumerate(rows) if self._kept(row)]
         if not kept_at:
             if self._held:  # they stay behind the row the next context rides on
                 self._held.extend(rows)
+                if len(self._held) >= MAX_HELD_ROWS:
+                    yield from self.finish()
             else:
                 yield from rows
             return
         if self.first_offset is None:
-            self.first_offset = page.offset
-        kept_ids = {page.entries[i].item_id for i in kept_at}
-        self._highlights += [h for h in page.highlights if h.item_id in kept_ids]
+            self.first_offset = part.offset
+        kept_ids = {part.entries[i].item_id for i in kept_at}
+        highlights = [h for h in part.highlights if h.item_id in kept_ids]
+        self._highlights += highlights
+        self._text += sum(len(h.quote or "") + len(h.patch or "") for h in highlights)
         self._kept_rows += [rows[i] for i in kept_at]
         yield from self._held
         last = kept_at[-1]
-        if len(self._kept_rows) >= self.size:
+        if len(self._kept_rows) >= self.size or self._text >= MAX_HIGHLIGHT_TEXT:
             self._set_ready(rows[last])
             self._held = []
             yield from rows
@@ -89,4 +101,5 @@ class ChildBatches(ContextRider):
                 children[PAGES_KEY] = page_links(self._kept_rows)
             self.ride(row, children)
         self._highlights, self._kept_rows = [], []
+        self._text = 0
         self.first_offset = None

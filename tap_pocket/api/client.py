@@ -22,6 +22,7 @@ from singer_sdk.pagination import OffsetPaginator
 from singer_sdk.streams.rest import PageContext
 from typing_extensions import override
 
+from tap_pocket.api.deadline import Deadline, DeadlineAdapter
 from tap_pocket.api.page import NotAPageError, Page, decode_page
 from tap_pocket.progress import Throttle
 from tap_pocket.settings import origin, setting
@@ -51,9 +52,17 @@ _LIMIT_HEADERS = (
 )
 
 #: The largest answer read for a page: this much, and :data:`MAX_BYTES_PER_ITEM` per item
-#: asked for. Real entries are 1-5 KB; the cap bounds memory whatever a server sends.
-MAX_PAGE_BYTES = 16 << 20
-MAX_BYTES_PER_ITEM = 64 << 10
+#: asked for (:func:`page_cap`). Real entries are 1-5 KB. The tap holds at most three
+#: answers at once (see :meth:`PocketStream.pages`), each read a part at a time
+#: (:mod:`~tap_pocket.api.page`): peak memory stays under 300 MB whatever they hold.
+MAX_PAGE_BYTES = 4 << 20
+MAX_BYTES_PER_ITEM = 10 << 10
+
+
+def page_cap(page_size: int) -> int:
+    """The most bytes read of one answer to a request for ``page_size`` items."""
+    return MAX_PAGE_BYTES + MAX_BYTES_PER_ITEM * page_size
+
 
 #: Settings that filter the list, as Pocket's parameter names.
 _FILTERS = (
@@ -163,15 +172,15 @@ class PocketPaginator(OffsetPaginator):
 
         Raises :class:`NoProgressError` after too many pages without progress.
         """
-        ids = frozenset(entry.item_id for entry in page.entries)
+        ids = page.ids
         past_total = page.total is not None and page.offset >= page.total
-        self.repeated = bool(page.entries) and ids <= self._previous_ids
-        if self.repeated or (page.entries and past_total):
+        self.repeated = bool(ids) and ids <= self._previous_ids
+        if self.repeated or (page.count and past_total):
             self.stalled += 1
             if self.stalled >= self.MAX_PAGES_WITHOUT_PROGRESS:
                 msg = (
                     f"The API server is not advancing through the list: {self.stalled} pages "
-                    f"in a row (the last at offset {page.offset}, {len(page.entries)} "
+                    f"in a row (the last at offset {page.offset}, {page.count} "
                     f"entries, total {page.total}) repeated the previous page's items or "
                     "lay past the total it reported. Stopping instead of reading the same "
                     "items forever; the server (or a proxy) probably ignores `offset`"
@@ -190,7 +199,7 @@ class PocketPaginator(OffsetPaginator):
 
     @override
     def has_more(self, response: requests.Response) -> bool:
-        return bool(self._page and self._page.entries)
+        return bool(self._page and self._page.count)
 
 
 def connection_problem(exc: requests.ConnectionError, url: str, path: str) -> str:
@@ -293,6 +302,9 @@ class PocketStream(RESTStream[int]):
         super().__init__(*args, **kwargs)
         _ResumableProgress.install()
         _GivingUpAtDebug.install(self.logger)
+        adapter = DeadlineAdapter()
+        for prefix in ("https://", "http://"):
+            self.requests_session.mount(prefix, adapter)
         self._pages_fetched = 0
         self._entries_seen = 0
         #: Pocket's clock when the first page of this sync was answered.
@@ -393,11 +405,13 @@ class PocketStream(RESTStream[int]):
                             self._signpost(marker), context=context
                         )
                         signpost_written = True
+                    # Held pages go out before the next request: at most three pages are
+                    # in memory at once (two held and this one, or this one and the next).
+                    yield from held
+                    held.clear()
                     # While a rate limit is used up, wait (in this thread) for this page to
                     # be out before asking for the next one.
                     ahead = None if self._rate_limited else request_next()
-                    yield from held
-                    held.clear()
                     yield page
                     resume_at = paginator.current_value
                     ahead = ahead or request_next()
@@ -431,43 +445,18 @@ class PocketStream(RESTStream[int]):
     def fetch_page(
         self, request: requests.PreparedRequest, context: Context | None, offset: int
     ) -> Page:
-        """The page at ``offset``, sent, checked and decoded under the SDK's retry decorator.
+        """The page at ``offset``, sent, checked and cut under the SDK's retry decorator.
 
-        A cut-off or non-JSON body is retried like an HTTP 503.
+        ``request_timeout`` bounds each attempt whole (:class:`~.deadline.Deadline`). A
+        cut-off or non-JSON body is retried like an HTTP 503. The entries are decoded
+        later, a part at a time, as the page is read (:meth:`Page.parts`).
         """
 
         def attempt(request: requests.PreparedRequest, context: Context | None) -> Page:
+            with Deadline(self.timeout) as deadline:
+                response, body = self._exchange(request, context, deadline)
             try:
-                # Never follow a redirect: see PocketRedirectError.
-                response = self.requests_session.send(
-                    request,
-                    timeout=self.timeout,
-                    allow_redirects=False,
-                    proxies=self._proxies_for(request),
-                    stream=True,  # read up to the cap (_read_capped), no further
-                )
-            except requests.Timeout as exc:
-                msg = (
-                    f"No answer from POST {self.path} within request_timeout "
-                    f"({self.timeout} s): {type(exc).__name__}. Raise the request_timeout "
-                    "setting if the server is slow"
-                )
-                raise RetriableAPIError(msg) from exc
-            except requests.ConnectionError as exc:
-                raise RetriableAPIError(
-                    connection_problem(exc, str(request.url), self.path)
-                ) from exc
-            with response:
-                self.validate_response(response)
-                self.update_sync_costs(request, response, context)
-                body = self._read_capped(response)
-            try:
-                page = decode_page(
-                    body,
-                    offset=offset,
-                    server_time=_server_time(response),
-                    with_highlights=self.wants_highlights(),
-                )
+                page = decode_page(body, offset=offset, server_time=_server_time(response))
             except NotAPageError as exc:
                 msg = f"Pocket answered HTTP {response.status_code} with a body that is not a page"
                 raise RetriableAPIError(msg, response) from exc
@@ -477,9 +466,70 @@ class PocketStream(RESTStream[int]):
         retried = self.request_decorator(t.cast("RequestFunc", attempt))
         return t.cast("Page", retried(request, context))
 
-    def _read_capped(self, response: requests.Response) -> bytes:
+    def _exchange(
+        self, request: requests.PreparedRequest, context: Context | None, deadline: Deadline
+    ) -> tuple[requests.Response, bytearray]:
+        """Send ``request`` and read its answer, checked, before ``deadline``: answer and body.
+
+        Failures that are passing (a timeout, a broken-off body) raise
+        :class:`RetriableAPIError` with one clear message.
+        """
+        response: requests.Response | None = None
+        try:
+            # Never follow a redirect: see PocketRedirectError.
+            response = self.requests_session.send(
+                request,
+                timeout=self.timeout,
+                allow_redirects=False,
+                proxies=self._proxies_for(request),
+                stream=True,  # read up to the cap (_read_capped), no further
+            )
+            if deadline.expired:  # headers cut off at the deadline may read as complete
+                response.close()
+                raise self._timed_out("its headers had not all arrived")
+            with response:
+                self.validate_response(response)
+                self.update_sync_costs(request, response, context)
+                body = self._read_capped(response)
+        except requests.RequestException as exc:
+            if isinstance(exc, requests.ConnectTimeout):
+                raise self._timed_out("no connection was made") from exc
+            if deadline.expired or isinstance(exc, requests.Timeout):
+                arriving = "its headers had not all" if response is None else "its body had not all"
+                raise self._timed_out(f"{arriving} arrived") from exc
+            if isinstance(exc, requests.ConnectionError) and response is None:
+                raise RetriableAPIError(
+                    connection_problem(exc, str(request.url), self.path)
+                ) from exc
+            if isinstance(
+                exc,
+                (
+                    requests.exceptions.ChunkedEncodingError,
+                    requests.exceptions.ContentDecodingError,
+                ),
+            ):
+                msg = (
+                    f"The answer to POST {self.path} from {origin(str(request.url))} broke off "
+                    f"or could not be decompressed ({type(exc).__name__})"
+                )
+                raise RetriableAPIError(msg) from exc
+            raise
+        if deadline.expired:  # a body without a length may end where it was cut
+            raise self._timed_out("its body had not all arrived")
+        return response, body
+
+    def _timed_out(self, what: str) -> RetriableAPIError:
+        """The error of a request not answered whole within ``request_timeout``."""
+        msg = (
+            f"No complete answer from POST {self.path} within request_timeout "
+            f"({self.timeout} s): {what}. Raise the request_timeout setting if the server "
+            "is slow"
+        )
+        return RetriableAPIError(msg)
+
+    def _read_capped(self, response: requests.Response) -> bytearray:
         """The body, decompressed, or :class:`PageTooLargeError` past what a page can be."""
-        cap = MAX_PAGE_BYTES + MAX_BYTES_PER_ITEM * int(setting(self.config, "page_size"))
+        cap = page_cap(int(setting(self.config, "page_size")))
         where = f"The answer to POST {self.path} from {origin(str(response.url))}"
         why = (
             f"larger than {cap >> 20} MiB ({MAX_PAGE_BYTES >> 20} MiB and "
@@ -490,15 +540,14 @@ class PocketStream(RESTStream[int]):
         if declared.isdigit() and int(declared) > cap:
             msg = f"{where} declares {int(declared) >> 20} MiB, {why}, so it was not read: {advice}"
             raise PageTooLargeError(msg)
-        chunks: list[bytes] = []
-        size = 0
+        # One buffer, grown in place: no list of chunks joined into a second copy.
+        body = bytearray()
         for chunk in response.iter_content(chunk_size=1 << 20):
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > cap:
+            body += chunk
+            if len(body) > cap:
                 msg = f"{where} is {why}, so the rest was not read: {advice}"
                 raise PageTooLargeError(msg)
-        return b"".join(chunks)
+        return body
 
     def _proxies_for(self, request: requests.PreparedRequest) -> dict[str, str]:
         """The environment's proxies (``HTTPS_PROXY``, ``NO_PROXY``) for a URL, resolved once.
@@ -727,14 +776,14 @@ class PocketStream(RESTStream[int]):
         # Every page at DEBUG; at INFO the first, then one line per PROGRESS_EVERY seconds
         # (a line per page is a line Meltano relays per 30 items at the default page_size).
         self._pages_fetched += 1
-        self._entries_seen += len(page.entries)
+        self._entries_seen += page.count
         first = self._pages_fetched == 1
         level = logging.INFO if self._progress.due() or first else logging.DEBUG
         self.logger.log(
             level,
             "Fetched page %d of /v3/get: %d entries, %d so far%s%s",
             self._pages_fetched,
-            len(page.entries),
+            page.count,
             self._entries_seen,
             f" of {page.total}" if page.total is not None else "",
             f"; rate limit: {calls_remaining} user calls remaining" if calls_remaining else "",

@@ -8,12 +8,18 @@ holding a value that decoding would reject (a title sent as a number, say) is re
 by entry through :func:`lenient_entry`, which coerces each value the way the typed decoder
 reads it. Either way one builder, :func:`entry_row`, makes the row.
 
+Each entry is decoded on its own (:func:`decode_entry`), so one odd entry is read
+leniently without the others, and an entry that is not an item (not an object, without a
+usable ``item_id``, larger than :data:`ENTRY_CAP`) raises :class:`EntryError`: one bad
+row, the others still load.
+
 These functions serve the live API path and API dumps read from disk alike.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import typing as t
 
 import msgspec
@@ -75,11 +81,12 @@ ENTRY_FIELDS: tuple[str, ...] = (
     "annotations",
 )
 
-#: One ``/v3/get`` list entry, typed: the fields the rows are read from.
+#: One ``/v3/get`` list entry, typed: the fields the rows are read from. An entry of a
+#: list keyed by id may leave its ``item_id`` out: the key is its id then.
 PocketEntry = msgspec.defstruct(
     "PocketEntry",
     [
-        ("item_id", str),
+        ("item_id", str | msgspec.UnsetType, msgspec.UNSET),
         *((name, _entry_field_type(name, _MARKS[name].read), None) for name in ENTRY_FIELDS[1:-1]),
         ("annotations", t.Any, None),
     ],
@@ -91,8 +98,12 @@ PocketEntry = msgspec.defstruct(
 # The builder ---------------------------------------------------------------------------
 
 
-def _key_order(key: str) -> tuple[int, int, str]:
-    return (0, int(key), key) if key.isascii() and key.isdigit() else (1, 0, key)
+def _key_order(key: str) -> tuple[int, int, str, str]:
+    """Digit keys in numeric order (compared as text: a key may be longer than int() reads)."""
+    if key.isascii() and key.isdigit():
+        number = key.lstrip("0")
+        return (0, len(number), number, key)
+    return (1, 0, "", key)
 
 
 def _id_keyed(value: t.Any) -> list[t.Any]:
@@ -272,14 +283,102 @@ def _lenient_value(name: str, value: t.Any) -> t.Any:
     return value  # OBJECT: the builder reads it leniently already
 
 
-def lenient_entry(raw: dict[str, t.Any]) -> t.Any:
+def lenient_entry(raw: dict[str, t.Any], key: str | None = None) -> t.Any:
     """A raw entry dict as a :data:`PocketEntry`, each value coerced as the decoder reads it.
 
     ``"1588"`` and ``1588.0`` become 1588, a title sent as a number its text, junk null.
+    Its id is its ``item_id``, else ``key`` (the entry's key in a list keyed by id).
+    Raises :class:`EntryError` when there is no id that is text or an integer.
     """
     fields = {name: _lenient_value(name, raw.get(name)) for name in ENTRY_FIELDS}
-    fields["item_id"] = str(raw["item_id"])
+    fields["item_id"] = item_id_text(raw.get("item_id", key))
     return PocketEntry(**fields)
+
+
+def item_id_text(value: t.Any) -> str:
+    """An entry's ``item_id`` as text: text as it is, an integer as its digits.
+
+    Raises :class:`EntryError` for anything else (a float, true, null, an object): an id
+    that is not exact cannot name an item.
+    """
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if value is None:
+        raise EntryError("no item_id")
+    raise EntryError(f"item_id {_shown(value)} is not text or an integer")
+
+
+class EntryError(ValueError):
+    """A list entry that is not an item: the reason, as the end of a sentence about it."""
+
+
+#: The largest entry read. Real entries are 1-5 KB, a few hundred highlights included.
+ENTRY_CAP = 2 << 20
+
+_TYPED_ENTRY = msgspec.json.Decoder(PocketEntry, strict=False)
+
+
+def decode_entry(text: msgspec.Raw | bytes, key: str | None = None) -> t.Any:
+    """One list entry's JSON text as a :data:`PocketEntry`; ``key``: its key, if any.
+
+    Decoded straight into the typed struct; an entry holding a value the typed decoder
+    rejects is read leniently (:func:`lenient_entry`), numbers beyond what Python reads
+    (over 4300 digits) included. Raises :class:`EntryError` for an entry that is not an
+    item.
+    """
+    if len(text) > ENTRY_CAP:
+        raise EntryError(
+            f"{len(text) >> 20} MiB, larger than an entry can be ({ENTRY_CAP >> 20} MiB)"
+        )
+    try:
+        entry = _TYPED_ENTRY.decode(text)
+    except msgspec.ValidationError:
+        return lenient_entry(_plain_object(text), key)
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # a \ud800 escape, say
+        raise EntryError(f"not valid JSON ({exc})") from None
+    except RecursionError:
+        raise EntryError("nested too deeply to read") from None
+    return identified(entry, key)
+
+
+def identified(entry: t.Any, key: str | None) -> t.Any:
+    """A typed entry with its id: an entry of a keyed list without ``item_id`` takes its key.
+
+    Raises :class:`EntryError` for an entry of an array without ``item_id``.
+    """
+    if entry.item_id is msgspec.UNSET:
+        entry.item_id = item_id_text(key)
+    return entry
+
+
+def _plain_object(text: msgspec.Raw | bytes) -> dict[str, t.Any]:
+    """An entry as plain JSON values; a number Python cannot read whole is kept as its digits."""
+    try:
+        value = msgspec.json.decode(text)
+    except msgspec.ValidationError:  # a number out of range: the standard library reads it
+        value = json.loads(bytes(text), parse_int=_int_or_digits)
+    except RecursionError:
+        raise EntryError("nested too deeply to read") from None
+    if not isinstance(value, dict):
+        raise EntryError(f"{_shown(value)}, not an object")
+    return value
+
+
+def _int_or_digits(digits: str) -> int | str:
+    try:
+        return int(digits)
+    except ValueError:  # past Python's limit on integer digits
+        return digits
+
+
+def _shown(value: t.Any) -> str:
+    """A value as a message quotes it: JSON, cut short if long."""
+    if isinstance(value, (dict, list)):
+        return "an object" if isinstance(value, dict) else "an array"
+    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 40 else text[:36] + "…"  # noqa: PLR2004 - a message's length
 
 
 def list_entries(body: dict[str, t.Any]) -> list[dict[str, t.Any]]:

@@ -10,15 +10,18 @@ from typing_extensions import override
 from tap_pocket.api.children import ChildBatches
 from tap_pocket.api.client import PocketStream
 from tap_pocket.api.convert import entry_row
+from tap_pocket.api.page import BadEntry
 from tap_pocket.output import DirectRecordsStream
 from tap_pocket.pages.batches import PAGES_KEY, start_pages
 from tap_pocket.rows import HIGHLIGHTS, ITEMS, to_record
+from tap_pocket.settings import setting
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
 
     from singer_sdk.helpers.types import Context
 
+    from tap_pocket.export.problems import BadRows
     from tap_pocket.rows import Highlight, Item
 
 
@@ -61,18 +64,24 @@ class ItemsStream(DirectRecordsStream, PocketStream):
 
     def _rows(self, context: Context | None, shape: Callable[[Item], t.Any]) -> Iterator[t.Any]:
         with_pages = start_pages(self)
+        with_highlights = self.wants_highlights()
         batches = None
-        if self.wants_highlights() or with_pages:
+        if with_highlights or with_pages:
             kept_by_map = self.stream_maps[0].get_filter_result
             batches = self._batches = ChildBatches(kept_by_map, with_pages=with_pages)
+        bad = None
         try:
             for page in self.pages(context):
                 observed_at = page.observed_at
-                rows = [shape(entry_row(entry, observed_at=observed_at)) for entry in page.entries]
-                if batches is None:
-                    yield from rows
-                else:
-                    yield from batches.rows(page, rows)
+                for part in page.parts(with_highlights=with_highlights):
+                    if isinstance(part, BadEntry):
+                        bad = self._bad_row(part, bad)
+                        continue
+                    rows = [shape(entry_row(e, observed_at=observed_at)) for e in part.entries]
+                    if batches is None:
+                        yield from rows
+                    else:
+                        yield from batches.rows(part, rows)
         except Exception:
             if batches is not None:
                 # What was read goes out before the error, then the resume marker.
@@ -81,6 +90,19 @@ class ItemsStream(DirectRecordsStream, PocketStream):
             raise
         if batches is not None:
             yield from batches.finish()
+        if bad is not None:
+            bad.summarise(f"POST {self.path}")
+
+    def _bad_row(self, entry: BadEntry, bad: BadRows | None) -> BadRows:
+        """Report an entry that is not an item: stop, or with ``skip_bad_rows`` skip it."""
+        from tap_pocket.export.problems import BadRows, ExportError
+
+        skip = bool(setting(self.config, "skip_bad_rows"))
+        bad = bad or BadRows(self.logger, self.name, skip=skip)
+        where = f"The answer to POST {self.path} at offset {entry.offset}"
+        hint = "" if skip else " (set skip_bad_rows to skip such entries and load the others)"
+        bad.report(ExportError(where, f"{entry}{hint}"))
+        return bad
 
     @override
     def unfinished_offset(self) -> int | None:

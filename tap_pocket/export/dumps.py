@@ -14,12 +14,15 @@ Before that, :func:`read_dump` looks at the top level only (an object's ``list``
 skipped, not built) to tell a dump from JSON that is not one. JSON that does not decode
 is read again by the standard library, to report the line at fault.
 
-A dump up to :data:`~.problems.DUMP_CAP` is decoded whole, once, for both streams. A
-larger one is memory-mapped: its whole JSON is checked first (msgspec, in C, building
-nothing), then its ``list`` is cut into entries by :func:`_list_entries` and decoded
-:data:`BATCH_ENTRIES` at a time, so memory stays that of a batch whatever the file's size.
-JSON nested too deeply for the decoders is refused with a message rather than a
-RecursionError.
+A dump up to :data:`~.problems.DUMP_CAP` is read whole and cut once (its entries are
+decoded a part at a time, as a page's are). A larger one is memory-mapped: its whole JSON
+is checked first (msgspec, in C, building nothing), then its ``list`` is cut into entries
+(:func:`~tap_pocket.api.split.entry_spans`) and decoded :data:`BATCH_ENTRIES` at a time,
+so memory stays that of a batch whatever the file's size. JSON nested too deeply for the
+decoders is refused with a message rather than a RecursionError.
+
+An entry that is not an item (see :class:`~tap_pocket.api.page.BadEntry`) is a bad row
+with its file and line (:class:`~.problems.BadRows`: skipped with ``skip_bad_rows``).
 """
 
 from __future__ import annotations
@@ -36,10 +39,11 @@ import msgspec
 from typing_extensions import Self
 
 from tap_pocket.api.convert import entry_row
-from tap_pocket.api.page import NotAPageError, Page, decode_page
+from tap_pocket.api.page import BadEntry, NotAPageError, Page, decode_page
+from tap_pocket.api.split import entry_spans
 from tap_pocket.export.detect import AN_ANNOTATIONS_FILE, NOT_AN_API_DUMP
 from tap_pocket.export.json_text import json_syntax_error, json_text
-from tap_pocket.export.problems import DUMP_CAP, ExportError
+from tap_pocket.export.problems import DUMP_CAP, BadRows, ExportError
 from tap_pocket.export.sparse import sparse_record
 from tap_pocket.timestamps import parse_timestamp
 
@@ -55,10 +59,10 @@ BATCH_BYTES = 8 * 1024 * 1024
 
 
 class _Response(msgspec.Struct):
-    """A JSON object's top level: its ``list`` left undecoded, and its ``since``."""
+    """A JSON object's top level: its ``list`` and ``since`` left undecoded."""
 
     listing: msgspec.Raw | msgspec.UnsetType = msgspec.field(name="list", default=msgspec.UNSET)
-    since: t.Any = None
+    since: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
 
 
 class _Entry(msgspec.Struct):
@@ -74,9 +78,10 @@ _TOP_LEVEL = msgspec.json.Decoder(_Response | list[_Entry])
 class Dump:
     """A dump's entries as pages: the one page of a small dump, or a large one's batches."""
 
-    def __init__(self, path: Path, page: Page | None) -> None:
+    def __init__(self, path: Path, page: Page | None, data: bytes = b"") -> None:
         self.path = path
         self._page = page
+        self._data = data
 
     def pages(self) -> Iterator[Page]:
         """Every entry of the dump, in file order, in one page or in batches."""
@@ -85,6 +90,22 @@ class Dump:
             return
         with _LargeDump(self.path) as large:
             yield from large.pages()
+
+    @contextlib.contextmanager
+    def lines(self) -> Iterator[_EntryLines]:
+        """Where entries start in the file: asked in list order, read once up to the last asked."""
+        if self._page is not None:
+            yield _EntryLines(memoryview(self._data))
+            return
+        with (
+            self.path.open("rb") as binary,
+            mmap.mmap(binary.fileno(), 0, access=mmap.ACCESS_READ) as mapped,
+        ):
+            view = memoryview(mapped)
+            try:
+                yield _EntryLines(view[3:] if bytes(view[:3]) == codecs.BOM_UTF8 else view)
+            finally:
+                view.release()
 
 
 def read_dump(path: Path) -> Dump:
@@ -104,7 +125,7 @@ def read_dump(path: Path) -> Dump:
     if isinstance(top, _Response):
         if top.listing is msgspec.UNSET:
             raise ExportError(name, NOT_AN_API_DUMP, line=1)
-        content, since = data, top.since
+        content, since = data, _server_time(top.since)
     elif all(entry.item_id is not msgspec.UNSET for entry in top):
         content, since = b'{"list":' + data + b"}", None
     elif top and top[0].highlights is not msgspec.UNSET:
@@ -112,28 +133,61 @@ def read_dump(path: Path) -> Dump:
     else:
         raise ExportError(name, NOT_AN_API_DUMP, line=1)
     try:
-        page = decode_page(content, server_time=_server_time(since), with_highlights=True)
+        page = decode_page(content, server_time=since)
     except (NotAPageError, UnicodeDecodeError) as exc:
         raise _diagnosis(name, data, exc) from exc
     except RecursionError as exc:
         raise _too_deep(name) from exc
-    return Dump(path, page)
+    return Dump(path, page, data)
 
 
-class _LargeResponse(msgspec.Struct):
-    """A large dump's top level: its ``list`` and ``since`` left undecoded."""
+class _EntryLines:
+    """The lines of a dump's list entries, by position, read once in list order."""
 
-    listing: msgspec.Raw | msgspec.UnsetType = msgspec.field(name="list", default=msgspec.UNSET)
-    since: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    def __init__(self, view: memoryview) -> None:
+        self._view = view
+        self._spans: Iterator[tuple[int, int]] | None = None
+        self._number = 0
+        self._offset = 0
+        self._line = 1
+
+    def line(self, number: int) -> int:
+        """The line where entry ``number`` (from 1) of the list starts."""
+        if self._spans is None or number <= self._number:
+            self._spans = entry_spans(self._view, _list_opening(self._view))
+            self._number, self._offset, self._line = 0, 0, 1
+        for start, _end in self._spans:
+            self._number += 1
+            if self._number == number:
+                self._line += _newlines(self._view, self._offset, start)
+                self._offset = start
+                return self._line
+        return self._line
+
+
+def _list_opening(view: memoryview) -> int:
+    """Where the dump's list opens: the top-level array, or the object's ``list`` member."""
+    first = _FIRST_BYTE.search(view)
+    if first is None or first.group() != b"{":
+        return 0 if first is None else first.start()
+    for start, end in entry_spans(view, first.start()):
+        key = _KEY.match(view, start)
+        if key is not None and msgspec.json.decode(key.group()) == "list":
+            value = _FIRST_BYTE.search(view, key.end() + 1, end)  # past the colon
+            if value is not None:
+                return value.start()
+    return first.start()
+
+
+def _newlines(view: memoryview, start: int, end: int) -> int:
+    """Line breaks from ``start`` to ``end``, counted a slice at a time (memory: a slice)."""
+    chunk = 16 * 1024 * 1024
+    return sum(bytes(view[i : min(i + chunk, end)]).count(b"\n") for i in range(start, end, chunk))
 
 
 _FIRST_BYTE = re.compile(rb"\S")
-#: A JSON string (escapes included), or one structural character: what
-#: :func:`_list_entries` steps through; everything else (numbers, literals, spaces) is
-#: passed over by the regular expression, in C.
-_TOKENS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[{}\[\],]', re.DOTALL)
-_QUOTE, _COMMA = ord('"'), ord(",")
-_OPENING, _CLOSING = frozenset(b"{["), frozenset(b"}]")
+#: A member's key: a JSON string, escapes included.
+_KEY = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 
 
 class _LargeDump:
@@ -169,7 +223,7 @@ class _LargeDump:
         opening = None if first is None else first.group()
         try:
             if opening == b"{":
-                top = msgspec.json.decode(self._view, type=_LargeResponse)
+                top = msgspec.json.decode(self._view, type=_Response)
                 if top.listing is msgspec.UNSET:
                     raise ExportError(self.name, NOT_AN_API_DUMP, line=1)
                 listing = memoryview(top.listing)  # a view of the map, not a copy
@@ -188,20 +242,13 @@ class _LargeDump:
         start = _FIRST_BYTE.search(listing)
         if start is None or start.group() not in (b"{", b"["):
             raise ExportError(self.name, NOT_AN_API_DUMP, line=1)
-        server_time = None
-        if since is not msgspec.UNSET and len(since) <= 64:  # noqa: PLR2004 - a number or string
-            server_time = _server_time(msgspec.json.decode(since))
-        return listing, start.group() == b"{", server_time
+        return listing, start.group() == b"{", _server_time(since)
 
     def _syntax_error(self, exc: msgspec.DecodeError) -> ExportError:
         """The decoder's message, its byte offset told as a line number."""
         at = re.search(r"\(byte (\d+)\)", str(exc))
         offset = int(at.group(1)) if at else len(self._view)
-        chunk = 16 * 1024 * 1024  # counted a slice at a time: memory stays a slice's
-        line = 1 + sum(
-            bytes(self._view[i : min(i + chunk, offset)]).count(b"\n")
-            for i in range(0, offset, chunk)
-        )
+        line = 1 + _newlines(self._view, 0, offset)
         return ExportError(self.name, f"is not valid JSON ({exc}); expected {_WHAT}", line=line)
 
     def pages(self) -> Iterator[Page]:
@@ -209,49 +256,24 @@ class _LargeDump:
         opening, closing = (b'{"list":{', b"}}") if self._keyed else (b'{"list":[', b"]}")
         batch: list[bytes] = []
         size = 0
-        for entry in _list_entries(self._list):
-            batch.append(entry)
-            size += len(entry)
+        first_number = 1
+        for start, end in entry_spans(self._list):
+            batch.append(bytes(self._list[start:end]))
+            size += end - start
             if len(batch) >= BATCH_ENTRIES or size >= BATCH_BYTES:
-                yield self._decode(opening + b",".join(batch) + closing)
+                yield self._decode(opening + b",".join(batch) + closing, first_number)
+                first_number += len(batch)
                 batch, size = [], 0
         if batch:
-            yield self._decode(opening + b",".join(batch) + closing)
+            yield self._decode(opening + b",".join(batch) + closing, first_number)
 
-    def _decode(self, content: bytes) -> Page:
+    def _decode(self, content: bytes, first_number: int) -> Page:
         try:
-            return decode_page(content, server_time=self._since, with_highlights=True)
+            return decode_page(content, server_time=self._since, first_number=first_number)
         except NotAPageError as exc:
             raise ExportError(self.name, f"is not {_WHAT}: {exc}") from exc
         except RecursionError as exc:
             raise _too_deep(self.name) from exc
-
-
-def _list_entries(listing: memoryview) -> Iterator[bytes]:
-    """The entries of a JSON object or array already checked to be valid, as JSON text.
-
-    An object's entries come as ``"key": value``, an array's as ``value``: joined by commas
-    and wrapped in ``{}`` or ``[]``, they are the same list again, or a part of it.
-    """
-    depth = 0
-    start = 0
-    for token in _TOKENS.finditer(listing):
-        first = listing[token.start()]
-        if first == _QUOTE:
-            continue
-        if first in _OPENING:
-            depth += 1
-            if depth == 1:
-                start = token.end()
-        elif depth == 1 and (first == _COMMA or first in _CLOSING):
-            entry = bytes(listing[start : token.start()]).strip()
-            if entry:
-                yield entry
-            start = token.end()
-            if first in _CLOSING:
-                return
-        elif first in _CLOSING:
-            depth -= 1
 
 
 def _too_deep(name: str) -> ExportError:
@@ -260,24 +282,40 @@ def _too_deep(name: str) -> ExportError:
     )
 
 
-def dump_items(dump: Dump) -> Iterator[dict[str, t.Any]]:
-    """The ``items`` rows of a dump, as the API path builds them."""
-    for page in dump.pages():
-        observed_at = page.observed_at
-        for entry in page.entries:
-            yield sparse_record(entry_row(entry, observed_at=observed_at))
+def dump_items(dump: Dump, bad: BadRows) -> Iterator[dict[str, t.Any]]:
+    """The ``items`` rows of a dump, as the API path builds them; its bad rows to ``bad``."""
+    with dump.lines() as lines:
+        for page in dump.pages():
+            observed_at = page.observed_at
+            for part in page.parts():
+                if isinstance(part, BadEntry):
+                    line = lines.line(part.number)
+                    bad.report(ExportError(str(dump.path), str(part), line=line))
+                    continue
+                for entry in part.entries:
+                    yield sparse_record(entry_row(entry, observed_at=observed_at))
 
 
 def dump_highlights(dump: Dump) -> Iterator[dict[str, t.Any]]:
-    """The ``highlights`` rows of a dump, as the API path builds them."""
+    """The ``highlights`` rows of a dump, as the API path builds them.
+
+    An entry that is not an item has none (its bad row is the ``items`` stream's).
+    """
     for page in dump.pages():
-        for highlight in page.highlights:
-            yield sparse_record(highlight)
+        for part in page.parts(with_highlights=True):
+            if not isinstance(part, BadEntry):
+                for highlight in part.highlights:
+                    yield sparse_record(highlight)
 
 
-def _server_time(since: t.Any) -> datetime | None:
-    """A dump's ``since`` (unix seconds) as the answer's server time."""
-    moment = parse_timestamp(since)
+def _server_time(since: msgspec.Raw | msgspec.UnsetType) -> datetime | None:
+    """A dump's ``since`` (unix seconds) as the answer's server time, if it is one."""
+    if since is msgspec.UNSET or len(since) > 64:  # noqa: PLR2004 - a number or a string
+        return None
+    try:
+        moment = parse_timestamp(msgspec.json.decode(since))
+    except msgspec.DecodeError:  # a number past what Python reads
+        return None
     return None if moment is None else datetime.fromisoformat(moment)
 
 

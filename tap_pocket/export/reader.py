@@ -58,10 +58,11 @@ class ExportReader:
         """Every ``items`` row of the export, in file order; the first row of a URL wins."""
         kind = detect_kind(self.path)
         self.logger.info("Reading items from the Pocket export %s (%s)", self.path, kind.value)
-        if kind is ExportKind.API_JSON:
-            yield from dump_items(self._api_dump())
-            return
         bad = BadRows(self.logger, "items", skip=self.skip_bad_rows)
+        if kind is ExportKind.API_JSON:
+            yield from dump_items(self._api_dump(), bad)
+            bad.summarise(str(self.path))
+            return
         seen = SeenIds(self.logger, "items")
         if kind is ExportKind.CSV:
             yield from csv_items(self._single_file(), seen, bad)
