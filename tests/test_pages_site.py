@@ -36,21 +36,17 @@ import typing as t
 import zlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
 from typing_extensions import Self
 
-CORPUS = Path(__file__).parent / "fixtures" / "pages" / "corpus"
+from . import pages_data
 
 
 @functools.cache
 def corpus() -> dict[str, bytes]:
     """The benchmark's 181 real article pages, by the first 12 characters of their name."""
-    return {
-        path.name[:12]: gzip.decompress(path.read_bytes())
-        for path in sorted((CORPUS / "html").glob("*.html.gz"))
-    }
+    return {page.key[:12]: page.body for page in pages_data.corpus()}
 
 
 #: The four pages the tests name (titles, authors, languages asserted): two English
