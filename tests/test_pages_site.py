@@ -69,10 +69,13 @@ REDIRECTOR = "127.1.255.1"
 
 
 def tiny_page(n: int | str) -> bytes:
-    """A small article page titled ``Tiny <n>`` (cheap to extract)."""
+    """A small article page titled ``Tiny n<n>`` (cheap to extract).
+
+    ``n404`` rather than ``404``: a short page titled with a bare 404 reads as a soft 404.
+    """
     words = " ".join(f"word{i}" for i in range(60))
     return (
-        f"<html><head><title>Tiny {n}</title></head><body><article><h1>Tiny {n}</h1>"
+        f"<html><head><title>Tiny n{n}</title></head><body><article><h1>Tiny n{n}</h1>"
         f"<p>{words}.</p><p>{words}.</p></article></body></html>"
     ).encode()
 
