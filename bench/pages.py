@@ -63,7 +63,7 @@ from tests.test_pages_site import (  # noqa: E402 - after the path
 TAP = [sys.executable, "-m", "tap_pocket"]
 RESULTS = ROOT / "bench" / "results"
 CONCURRENCY = 16
-DEADLINE = 20.0
+DEADLINE = 20
 PEAK_RSS_LIMIT_MB = 300
 
 
