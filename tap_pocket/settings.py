@@ -229,8 +229,9 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         default=20,
         title="Fetch Timeout",
         description=(
-            "Pages stream: seconds one link may take in all (DNS, connect, redirects, "
-            "body); past it the row has error `timeout`."
+            "Pages stream: seconds of its own work one link may take in all (`robots.txt`, "
+            "DNS, connect, redirects, body, retries); waiting for a free slot or for a "
+            "site's Retry-After does not count. Past it the row has error `timeout`."
         ),
     ),
     th.Property(
@@ -239,8 +240,9 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
         default=5_000_000,
         title="Fetch Max Bytes",
         description=(
-            "Pages stream: bytes read of one answer; the rest is not read and the row has "
-            "error `too_large` (with what the part read says)."
+            "Pages stream: bytes read of one answer, after its content coding (gzip, br, "
+            "zstd) is decoded; the rest is not read and the row has error `too_large` "
+            "(with what the part read says)."
         ),
     ),
     th.Property(

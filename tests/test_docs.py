@@ -163,6 +163,7 @@ DOCS_COMMANDS: dict[str, str] = {
         "not run: a long-running server; the tests start the same emulator in-process"
     ),
     "scripts/uv run python bench/run.py": "not run: the benchmark, about 10 minutes",
+    "scripts/uv run python bench/pages.py": "not run: the pages benchmark, about 5 minutes",
     "scripts/uv run python bench/run.py --quick": "not run: the benchmark's smoke run",
     "scripts/uv run --group e2e python bench/run.py": "not run: the benchmark, about 10 minutes",
     "scripts/uv run ruff format .": "not run: CI runs ruff format --check",

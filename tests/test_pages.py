@@ -35,6 +35,7 @@ ERROR_CODES = {
     "tls",
     "connection",
     "http_error",
+    "server_error",
     "too_large",
     "not_html",
     "private_address",
@@ -82,8 +83,26 @@ def export_config(
     }
 
 
+def api_config(emulator: PocketEmulator, tmp_path: Path, **settings: t.Any) -> dict[str, t.Any]:
+    """Settings for the API path with ``pages``: links on loopback, no Wayback lookups."""
+    return config_for(
+        emulator,
+        fetch_private_addresses=True,  # the test site is on loopback
+        fetch_cache_path=str(tmp_path / "pages.sqlite3"),
+        wayback_api_url="",
+        **settings,
+    )
+
+
 def sync_pages(config: dict[str, t.Any]) -> SyncOutput:
     return run_tap(config, catalog=selecting(config, "items", "pages"))
+
+
+def catalog_file(tmp_path: Path, config: dict[str, t.Any], *names: str) -> Path:
+    """A catalog file selecting ``names`` (items and pages unless given), for the CLI."""
+    path = tmp_path / "catalog.json"
+    path.write_text(json.dumps(selecting(config, *(names or ("items", "pages")))))
+    return path
 
 
 def pages_by_url(output: SyncOutput) -> dict[str, dict[str, t.Any]]:
@@ -144,21 +163,31 @@ def test_real_articles_give_their_metadata_and_text(tmp_path: Path, site: LocalS
 
 
 def test_per_host_limit_and_concurrency(tmp_path: Path) -> None:
-    with LocalSite(hosts=4, delay=0.2) as slow_site:
-        urls = [
-            f"{slow_site.base(n % 4)}/article/{name}?n={n}"
-            for n in range(32)
-            for name in [next(iter(ARTICLES))]
-        ]
-        started = time.monotonic()
-        output = sync_pages(export_config(tmp_path, slow_site, urls, fetch_respect_robots=False))
-        elapsed = time.monotonic() - started
-    assert len(output.records["pages"]) == 32
-    assert all(row["error"] is None for row in output.records["pages"])
-    assert max(slow_site.max_in_flight.values()) == 2  # never more than 2 per host
-    assert slow_site.max_total_in_flight == 8  # 4 hosts x 2: all busy at once
-    # 32 answers of 0.2 s, 8 at a time: about 0.8 s of waiting, not 6.4 s.
-    assert elapsed < 5
+    """Never more than 2 requests per host nor fetch_concurrency in all; every host served.
+
+    A lopsided library: one host holds 40 of the 52 links and answers in 0.2 s, so its
+    last link cannot be asked before 19 answers of it have come (3.8 s); the 12 hosts with
+    one link each are all asked before that, as the busy host's links wait for its own
+    slots, never holding global ones.
+    """
+    with LocalSite(hosts=13, delay=0.2) as slow_site:
+        name = next(iter(ARTICLES))
+        busy = [f"{slow_site.base(0)}/article/{name}?n={n}" for n in range(40)]
+        tail = [f"{slow_site.base(n)}/article/{name}?n={n}" for n in range(1, 13)]
+        config = export_config(
+            tmp_path, slow_site, busy + tail, fetch_respect_robots=False, fetch_concurrency=4
+        )
+        catalog = catalog_file(tmp_path, config)
+        result = run_cli("--catalog", str(catalog), config=config, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = result.output.records["pages"]
+    assert len(rows) == 52
+    assert all(row["error"] is None for row in rows)
+    assert max(slow_site.max_in_flight.values()) <= 2  # never more than 2 per host
+    assert slow_site.max_total_in_flight <= 4  # never more than fetch_concurrency
+    arrived = {request.host: request.at for request in slow_site.log}  # each host's last
+    assert set(arrived) == {f"127.0.0.{2 + n}" for n in range(13)}  # every host served
+    assert all(arrived[f"127.0.0.{2 + n}"] < arrived["127.0.0.2"] for n in range(1, 13))
 
 
 def test_error_codes(tmp_path: Path, site: LocalSite) -> None:
@@ -173,7 +202,7 @@ def test_error_codes(tmp_path: Path, site: LocalSite) -> None:
         "not a url at all": "connection",
         f"{base}/status/404": "http_error",
         f"{base}/status/410": "http_error",
-        f"{other}/status/500": "http_error",
+        f"{other}/status/500": "server_error",
         f"{base}/huge?mb=1": "too_large",
         f"{base}/doc.pdf": "not_html",
         f"{base}/binary": "not_html",
@@ -189,9 +218,7 @@ def test_error_codes(tmp_path: Path, site: LocalSite) -> None:
     config = export_config(
         tmp_path, site, list(cases), fetch_timeout_seconds=2, fetch_max_bytes=100_000
     )
-    started = time.monotonic()
     rows = pages_by_url(sync_pages(config))
-    assert time.monotonic() - started < 15
     assert {url: row["error"] for url, row in rows.items()} == cases
     assert {code for code in cases.values() if code} == ERROR_CODES - {"private_address"}
     assert rows[f"{base}/status/410"]["http_status"] == 410
@@ -205,11 +232,12 @@ def test_error_codes(tmp_path: Path, site: LocalSite) -> None:
     assert rows[f"{base}/malformed"]["title"] == "Broken"
     # Definite deaths (4xx, no such host) have the double's archived copy when it has one
     # (for /status/ and port-1 URLs), with the item's time_added; a first passing failure
-    # (timeout, refused, TLS) is not looked up (test_pages_cache.py: when it is).
+    # (timeout, refused, TLS, 5xx) is not looked up (test_pages_cache.py: when it is).
     assert rows[f"{base}/status/404"]["archived_url"] == (
         f"{site.base(0)}/web/20200913122645/{base}/status/404"
     )
     assert rows["http://127.0.0.2:1/closed"]["archived_url"] is None
+    assert rows[f"{other}/status/500"]["archived_url"] is None
     assert rows[f"{base}/doc.pdf"]["archived_url"] is None
     # robots.txt was read, and the disallowed paths were not requested.
     assert not [p for p in site.paths() if p.startswith(("/private/", "/no-taps/"))]
@@ -217,21 +245,19 @@ def test_error_codes(tmp_path: Path, site: LocalSite) -> None:
 
 def test_a_dripping_server_ends_at_the_deadline(tmp_path: Path, site: LocalSite) -> None:
     config = export_config(tmp_path, site, [f"{site.base()}/drip"], fetch_timeout_seconds=2)
-    started = time.monotonic()
     (row,) = sync_pages(config).records["pages"]
-    assert time.monotonic() - started < 8
     assert row["error"] == "timeout"
     assert row["http_status"] == 200  # the answer began; its body never ended
 
 
 def test_retry_after_is_honoured(tmp_path: Path, site: LocalSite) -> None:
     url = f"{site.base()}/flaky/one"
-    started = time.monotonic()
     (row,) = sync_pages(export_config(tmp_path, site, [url])).records["pages"]
-    assert time.monotonic() - started >= 1  # Retry-After: 1
     assert row["error"] is None
     assert row["title"]
     assert site.hits["/flaky/one"] == 2
+    first, second = (r.at for r in site.log if r.path == "/flaky/one")
+    assert second - first >= 1  # Retry-After: 1
 
 
 def test_private_addresses_refused_by_default(tmp_path: Path, site: LocalSite) -> None:
@@ -297,13 +323,7 @@ def test_api_path_and_credentials_stay_home(tmp_path: Path, site: LocalSite) -> 
     ids = [account.add_item(url, title=f"Item {n}") for n, url in enumerate(urls)]
     gone = account.add_item(f"{site.base()}/article/deleted", status="2")
     with PocketEmulator(account) as emulator:
-        config = config_for(
-            emulator,
-            page_size=3,
-            fetch_private_addresses=True,
-            fetch_cache_path=str(tmp_path / "pages.sqlite3"),
-            wayback_api_url="",
-        )
+        config = api_config(emulator, tmp_path, page_size=3)
         output = run_tap(config, catalog=selecting(config, "items", "highlights", "pages"))
         secrets = (emulator.access_token, emulator.consumer_key)
     rows = {row["item_id"]: row for row in output.records["pages"]}
@@ -322,8 +342,7 @@ def test_cli_progress_and_summary(tmp_path: Path, site: LocalSite) -> None:
         f"{site.base()}/redirect/1/article/{next(iter(ARTICLES))}",
     ]
     config = export_config(tmp_path, site, urls)
-    catalog = tmp_path / "catalog.json"
-    catalog.write_text(json.dumps(selecting(config, "items", "pages")))
+    catalog = catalog_file(tmp_path, config)
     result = run_cli("--catalog", str(catalog), config=config, tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr
     assert len(result.output.records["pages"]) == len(urls)

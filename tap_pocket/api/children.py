@@ -7,9 +7,9 @@ relays line by line; so the kept items' highlights and links are gathered over p
 go out in one child context per :data:`~tap_pocket.pages.batches.ITEMS_PER_CONTEXT` items.
 
 The SDK syncs a row's children only when the stream map keeps the row, so a context
-rides on a kept row, and holds only what belongs to kept items. The rows from the latest
-kept row on are held back until the next page shows whether more kept rows follow: the
-last batch then rides on the last kept row of the sync. Until a batch is out,
+rides on a kept row, and holds only what belongs to kept items; the last batch rides on
+the last kept row of the sync and tells ``pages`` to drain its links
+(:class:`~tap_pocket.pages.batches.KeptBatches`). Until a batch is out,
 :attr:`ChildBatches.first_offset` names the page a resumed sync has to re-read.
 """
 
@@ -17,22 +17,30 @@ from __future__ import annotations
 
 import typing as t
 
-from tap_pocket.pages.batches import ITEMS_PER_CONTEXT, PAGES_KEY, ContextRider, page_links
+from typing_extensions import override
+
+from tap_pocket.pages.batches import (
+    ITEMS_PER_CONTEXT,
+    PAGES_KEY,
+    KeptBatches,
+    LinkBatch,
+    page_links,
+    row_value,
+)
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+    from singer_sdk.helpers.types import Context
+
     from tap_pocket.api.page import Part
     from tap_pocket.rows import Highlight
 
-#: Rows held back behind the latest kept row before they go out anyway (with a stream map
-#: that keeps few rows, the next kept one may be far away).
-MAX_HELD_ROWS = 10_000
 #: Characters of the highlights gathered for one context before it goes out early.
 MAX_HIGHLIGHT_TEXT = 16 << 20
 
 
-class ChildBatches(ContextRider):
+class ChildBatches(KeptBatches):
     """The rows of a sync's pages in order, with a child context set on the row it rides on."""
 
     def __init__(
@@ -42,64 +50,40 @@ class ChildBatches(ContextRider):
         with_pages: bool,
         size: int = ITEMS_PER_CONTEXT,
     ) -> None:
-        super().__init__()
-        self._kept = kept
+        super().__init__(kept, size)
         self._with_pages = with_pages
-        self.size = size
         #: The offset of the oldest page whose kept items' children are not out yet.
         self.first_offset: int | None = None
         self._highlights: list[Highlight] = []
         #: The characters of their quotes and patches.
         self._text = 0
-        self._kept_rows: list[t.Any] = []
-        #: Rows from the latest kept row on, not yet handed on.
-        self._held: list[t.Any] = []
 
     def rows(self, part: Part, rows: list[t.Any]) -> Iterator[t.Any]:
         """The rows that can go out now: ``rows`` are ``part``'s, in its order."""
-        kept_at = [i for i, row in enumerate(rows) if self._kept(row)]
-        if not kept_at:
-            if self._held:  # they stay behind the row the next context rides on
-                self._held.extend(rows)
-                if len(self._held) >= MAX_HELD_ROWS:
-                    yield from self.finish()
-            else:
-                yield from rows
-            return
-        if self.first_offset is None:
-            self.first_offset = part.offset
-        kept_ids = {part.entries[i].item_id for i in kept_at}
-        highlights = [h for h in part.highlights if h.item_id in kept_ids]
-        self._highlights += highlights
-        self._text += sum(len(h.quote or "") + len(h.patch or "") for h in highlights)
-        self._kept_rows += [rows[i] for i in kept_at]
-        yield from self._held
-        last = kept_at[-1]
-        if len(self._kept_rows) >= self.size or self._text >= MAX_HIGHLIGHT_TEXT:
-            self._set_ready(rows[last])
-            self._held = []
-            yield from rows
-        else:
-            self._held = rows[last:]
-            yield from rows[:last]
 
-    def finish(self) -> Iterator[t.Any]:
-        """The held rows, the last batch riding on the first of them (the last kept row)."""
-        held, self._held = self._held, []
-        if held:
-            self._set_ready(held[0])
-        yield from held
+        def gather(kept_rows: list[t.Any]) -> None:
+            if self.first_offset is None:
+                self.first_offset = part.offset
+            kept_ids = {row_value(row, "item_id") for row in kept_rows}
+            highlights = [h for h in part.highlights if h.item_id in kept_ids]
+            self._highlights += highlights
+            self._text += sum(len(h.quote or "") + len(h.patch or "") for h in highlights)
 
-    def _set_ready(self, row: t.Any) -> None:
-        if self._highlights or self._with_pages:
-            # The offset of the batch's first page names it in the SDK's log lines.
-            children: dict[str, t.Any] = {
-                "offset": self.first_offset,
-                "highlights": self._highlights,
-            }
-            if self._with_pages:
-                children[PAGES_KEY] = page_links(self._kept_rows)
-            self.ride(row, children)
-        self._highlights, self._kept_rows = [], []
+        return self.feed(rows, gather)
+
+    @override
+    def full(self) -> bool:
+        return super().full() or self._text >= MAX_HIGHLIGHT_TEXT
+
+    @override
+    def context(self, *, last: bool) -> Context | None:
+        highlights, self._highlights = self._highlights, []
         self._text = 0
-        self.first_offset = None
+        # The offset of the batch's first page names it in the SDK's log lines.
+        offset, self.first_offset = self.first_offset, None
+        if not (highlights or self._with_pages):
+            return None
+        children: dict[str, t.Any] = {"offset": offset, "highlights": highlights}
+        if self._with_pages:
+            children[PAGES_KEY] = LinkBatch(page_links(self.kept_rows), last)
+        return children

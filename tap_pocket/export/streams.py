@@ -97,22 +97,21 @@ class ExportItemsStream(_ExportStream):
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
-        self._page_batches = PageBatches()
+        self._page_batches: PageBatches | None = None
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         # The reader's rows hold only the columns with a value: 7 of 33 for a CSV row.
-        if start_pages(self):  # every ITEMS_PER_CONTEXT rows, one context of links for `pages`
-            return self._page_batches.rows(
-                self.reader.items(), self.stream_maps[0].get_filter_result
-            )
+        if start_pages(self):  # batches of kept items' links for `pages`
+            batches = self._page_batches = PageBatches(self.stream_maps[0].get_filter_result)
+            return batches.rows(self.reader.items())
         return self.reader.items()
 
     @override
     def generate_child_contexts(
         self, record: dict[str, t.Any] | t.Any, context: Context | None
     ) -> Iterable[Context | None]:
-        return self._page_batches.contexts(record)
+        return () if self._page_batches is None else self._page_batches.contexts(record)
 
 
 class ExportHighlightsStream(_ExportStream):

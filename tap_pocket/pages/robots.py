@@ -14,11 +14,8 @@ import asyncio
 import typing as t
 from urllib.robotparser import RobotFileParser
 
-if t.TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
-
 ROBOTS_AGENT = "tap-pocket"
-#: Bytes of a robots.txt read (RFC 9309 asks crawlers to read at least 500 KiB).
+#: Bytes of a robots.txt read, decoded (RFC 9309 asks crawlers to read at least 500 KiB).
 ROBOTS_MAX_BYTES = 512 * 1024
 #: Seconds a robots.txt answer is used for (RFC 9309, 2.4: not more than 24 hours).
 ROBOTS_MAX_AGE = 24 * 3600
@@ -40,18 +37,22 @@ class RobotsStore(t.Protocol):
         ...
 
 
-class RobotsRules:
-    """The parsed robots.txt of each origin seen, fetched once each (concurrent askers wait)."""
+#: Fetches a robots.txt URL: its text, or NoRobotsFile; other errors allow all.
+FetchText = t.Callable[[str], t.Awaitable[str]]
 
-    def __init__(
-        self, fetch_text: Callable[[str], Awaitable[str]], store: RobotsStore | None = None
-    ) -> None:
-        #: Fetches a robots.txt URL: its text, or NoRobotsFile; other errors allow all.
-        self._fetch_text = fetch_text
+
+class RobotsRules:
+    """The parsed robots.txt of each origin seen, fetched once each (concurrent askers wait).
+
+    The link that first asks for an origin fetches its robots.txt, within that link's own
+    deadline (``fetch_text`` is that link's); the others asking meanwhile wait for it.
+    """
+
+    def __init__(self, store: RobotsStore | None = None) -> None:
         self._store = store
         self._rules: dict[str, asyncio.Future[RobotFileParser | None]] = {}
 
-    async def allowed(self, origin: str, url: str) -> bool:
+    async def allowed(self, origin: str, url: str, fetch_text: FetchText) -> bool:
         """Whether ``url`` (on ``origin``, ``scheme://host:port``) may be fetched."""
         future = self._rules.get(origin)
         if future is None:
@@ -59,7 +60,7 @@ class RobotsRules:
             self._rules[origin] = future
             parser = None
             try:
-                text = await self._text(origin)
+                text = await self._text(origin, fetch_text)
                 if text is not None:
                     parser = RobotFileParser()
                     parser.parse(text.splitlines())
@@ -73,14 +74,14 @@ class RobotsRules:
         parser = await asyncio.shield(future)
         return parser is None or parser.can_fetch(ROBOTS_AGENT, url)
 
-    async def _text(self, origin: str) -> str | None:
+    async def _text(self, origin: str, fetch_text: FetchText) -> str | None:
         """The origin's robots.txt: kept from an earlier run, or fetched (and kept)."""
         if self._store is not None:
             found, text = self._store.robots(origin, ROBOTS_MAX_AGE)
             if found:
                 return text
         try:
-            text = await self._fetch_text(origin + "/robots.txt")
+            text = await fetch_text(origin + "/robots.txt")
         except NoRobotsFile:
             text = None
         if self._store is not None:

@@ -28,7 +28,23 @@ class PrivateAddressError(Exception):
 
 
 class DnsError(Exception):
-    """The host name does not resolve."""
+    """The host name does not resolve: ``missing`` when it does not exist (NXDOMAIN).
+
+    Otherwise the resolver failed this time (``EAI_AGAIN``, a server failure, no answer
+    in time), and asking again later may well work.
+    """
+
+    def __init__(self, host: str, *, missing: bool) -> None:
+        super().__init__(host)
+        self.missing = missing
+
+
+#: getaddrinfo's answers that say the name has no address (the others are failures).
+_NO_SUCH_NAME = frozenset(
+    code
+    for code in (getattr(socket, "EAI_NONAME", None), getattr(socket, "EAI_NODATA", None))
+    if code is not None
+)
 
 
 #: Not public whatever the Python version's ``is_global`` says (it changed in 3.11-3.13):
@@ -113,11 +129,15 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
                 infos = await asyncio.wait_for(
                     loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout
                 )
-            except (socket.gaierror, UnicodeError) as exc:
-                raise DnsError(host) from exc
+            except UnicodeError as exc:  # not a name that can exist (IDNA refuses it)
+                raise DnsError(host, missing=True) from exc
+            except socket.gaierror as exc:
+                raise DnsError(host, missing=exc.errno in _NO_SUCH_NAME) from exc
+            except asyncio.TimeoutError as exc:
+                raise DnsError(host, missing=False) from exc
             found = list(dict.fromkeys(str(info[4][0]) for info in infos))
             if not found:
-                raise DnsError(host)
+                raise DnsError(host, missing=True)
             self._resolved[host] = found
         if not self.allow_private:
             refused = [a for a in found if not is_public(ipaddress.ip_address(a.split("%")[0]))]

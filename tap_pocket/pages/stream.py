@@ -2,9 +2,13 @@
 
 Each context holds a batch of links (:mod:`tap_pocket.pages.batches`); the cache says
 which rows it holds and which links are fetched (:mod:`tap_pocket.pages.policy`: definite
-answers are kept for ``fetch_refresh_days``, passing failures are tried again); the others
-are fetched concurrently and their rows written as they complete (and settled in the
-cache at once).
+answers are kept for ``fetch_refresh_days``, passing failures are tried again). The links
+to fetch go to the fetcher, which keeps them in flight across contexts: a context writes
+the rows of whatever links have completed so far (each settled in the cache at once) and
+returns, so the parent reads on while the links are fetched, and no slow link holds up
+any other's row. A context waits only while more than :data:`MAX_PENDING` links are
+unfinished (memory stays bounded however many links the library holds). The last context
+(the batch marked ``last``) waits for every link still pending.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from tap_pocket.api.streams import ItemsStream
 from tap_pocket.export.streams import ExportItemsStream
 from tap_pocket.output import DirectRecordsStream
 from tap_pocket.pages import outcomes, policy
-from tap_pocket.pages.batches import PAGES_KEY
+from tap_pocket.pages.batches import ITEMS_PER_CONTEXT, PAGES_KEY, LinkBatch
 from tap_pocket.progress import Throttle
 from tap_pocket.rows import PAGES, Page, to_record
 from tap_pocket.settings import setting
@@ -35,6 +39,9 @@ if t.TYPE_CHECKING:
     from tap_pocket.pages.fetch import Fetcher, Link
 
 PROJECT_URL = "https://github.com/tap-pocket/tap-pocket"
+#: Links handed to the fetcher whose rows are not written yet: past this, a context waits
+#: for rows before it reads on (each is a small task until it completes, then a row).
+MAX_PENDING = 2 * ITEMS_PER_CONTEXT
 
 
 def user_agent() -> str:
@@ -63,7 +70,9 @@ class _PagesStream(DirectRecordsStream):
         # What to fetch again is the cache's business (fetch_refresh_days), not a bookmark's:
         # FULL_TABLE unless the catalog asks otherwise (no bookmark, no "unsorted" warning).
         self.forced_replication_method = "FULL_TABLE"
-        self._links: list[list[str | None]] = []
+        self._batch = LinkBatch([])
+        #: URL -> the links (items) waiting for the fetcher's row of it.
+        self._waiting: dict[str, list[Link]] = {}
         self._fetcher: Fetcher | None = None
         self._cache: PageCache | None = None
         self._total = 0
@@ -73,7 +82,7 @@ class _PagesStream(DirectRecordsStream):
     @override
     def preprocess_context(self, context: Context) -> Context:
         context = dict(context)
-        self._links = context.pop(PAGES_KEY, [])
+        self._batch = context.pop(PAGES_KEY, None) or LinkBatch([])
         # What the items' contexts carry for other children is not the pages' business.
         context.pop("highlights", None)
         return context
@@ -127,8 +136,8 @@ class _PagesStream(DirectRecordsStream):
     def _rows(self) -> Iterator[Page]:
         from tap_pocket.pages.fetch import Link
 
-        links, self._links = self._links, []
-        if not links:
+        batch, self._batch = self._batch, LinkBatch([])
+        if not (batch.links or (batch.last and self._waiting)):
             return
         if self.ABORT_AT_RECORD_COUNT is not None:
             # A dry run or connection test (`--test`) selects every stream: it checks the
@@ -136,20 +145,37 @@ class _PagesStream(DirectRecordsStream):
             self.logger.info("pages: no links fetched in a dry run or connection test")
             return
         fetcher, cache = self._open()
-        self._total += len(links)
-        by_url: dict[str, list[Link]] = defaultdict(list)
-        for item_id, url, time_added in links:
-            by_url[url or ""].append(Link(str(item_id), url or "", time_added))
+        self._total += len(batch.links)
+        new: dict[str, list[Link]] = defaultdict(list)
+        for item_id, url, time_added in batch.links:
+            link = Link(str(item_id), url or "", time_added)
+            if link.url in self._waiting:  # already on its way: its row serves this item too
+                self._waiting[link.url].append(link)
+            else:
+                new[link.url].append(link)
         refresh_days = float(setting(self.config, "fetch_refresh_days"))
-        plan = cache.plan((same[0] for same in by_url.values()), refresh_days, policy.clock())
+        plan = cache.plan((same[0] for same in new.values()), refresh_days, policy.clock())
         for url, page in plan.cached.items():
-            for link in by_url.pop(url):
+            for link in new.pop(url):
                 fetcher.stats.cached += 1
                 yield self._count(msgspec.structs.replace(page, item_id=link.item_id))
-        for fetched in fetcher.fetch_all(plan.fetch):
-            page = cache.settle(fetched, policy.clock())
-            for link in by_url[page.url or ""]:
-                yield self._count(msgspec.structs.replace(page, item_id=link.item_id))
+        for link in plan.fetch:
+            self._waiting[link.url] = new[link.url]
+            fetcher.submit([link])
+            while fetcher.pending > MAX_PENDING:
+                yield from self._settle(fetcher.take(wait=True))
+        # What has completed goes out now; the rest rides on later contexts.
+        while (done := fetcher.take(wait=batch.last)) is not None:
+            yield from self._settle(done)
+
+    def _settle(self, fetched: Page | None) -> Iterator[Page]:
+        """The rows of a fetched link, one per item waiting for it (settled in the cache)."""
+        if fetched is None:
+            return
+        assert self._cache is not None  # noqa: S101 - opened before any link was fetched
+        page = self._cache.settle(fetched, policy.clock())
+        for link in self._waiting.pop(page.url or "", []):
+            yield self._count(msgspec.structs.replace(page, item_id=link.item_id))
 
     def _count(self, page: Page) -> Page:
         assert self._fetcher is not None  # noqa: S101 - opened before any row
@@ -187,6 +213,14 @@ class _PagesStream(DirectRecordsStream):
             return
         stats = fetcher.stats
         elapsed = self._progress.elapsed()
+        if self._waiting:
+            # The items stream stopped before its last batch: these links never finished.
+            self.logger.warning(
+                "pages: %d links not finished (the items stream stopped early); "
+                "the next run fetches them",
+                len(self._waiting),
+            )
+            self._waiting = {}
         fetcher.close()
         if cache is not None:
             cache.close()
