@@ -44,7 +44,7 @@ if t.TYPE_CHECKING:
     from collections.abc import Iterator
 
     from tap_pocket.export.layout import ExportFile
-    from tap_pocket.export.problems import BadRows, SeenIds
+    from tap_pocket.export.problems import BadRows, RoundedTimes, SeenIds
 
 #: Export status words to the ``items`` stream's status values.
 _STATUSES = {"unread": "unread", "archive": "archived"}
@@ -190,9 +190,9 @@ def _row_problem(fields: list[str], columns: _Columns) -> str | None:
     invalid = invalid_utf8_problem(*fields)
     if invalid:
         return invalid
-    time_added = fields[columns.time_added]
-    if _moment(time_added) is None:
-        return time_added_problem(time_added)
+    problem = time_added_problem(fields[columns.time_added])
+    if problem is not None:
+        return problem
     status = fields[columns.status]
     if status not in _STATUSES:
         return f"unknown status {shown(status)} (expected unread or archive)"
@@ -205,14 +205,6 @@ def _width_problem(fields: list[str], columns: _Columns) -> str:
     return f"expected {columns.width} fields, found {len(fields)} (a stray comma, or {_NOT_CLOSED})"
 
 
-def _moment(time_added: str) -> str | None:
-    """A ``time_added`` field as ISO 8601, or None (see :func:`time_added_problem`)."""
-    try:
-        return unix_to_iso(int(time_added))
-    except ValueError:
-        return None
-
-
 def _tags(text: str) -> list[str]:
     """``|``-separated tag names: trimmed, each once, sorted; empty names dropped."""
     names = {tag.strip() for tag in text.split("|")}
@@ -221,7 +213,7 @@ def _tags(text: str) -> list[str]:
 
 
 def csv_items(  # noqa: C901, PLR0912, PLR0915 - one loop on purpose, see the docstring
-    file: ExportFile, seen: SeenIds, bad: BadRows
+    file: ExportFile, seen: SeenIds, bad: BadRows, times: RoundedTimes
 ) -> Iterator[dict[str, t.Any]]:
     """The ``items`` rows of one CSV part, in file order, skipping ids in ``seen``.
 
@@ -271,14 +263,17 @@ def csv_items(  # noqa: C901, PLR0912, PLR0915 - one loop on purpose, see the do
                     clear_record()
                     try:
                         added = to_iso(int(fields[time_at]))  # None outside 2000-2100
+                    except ValueError:  # 1600000000.0, 1.6e9, a fraction; or not a time
+                        added = times.moment(fields[time_at], f"{file.name}, line {line}")
+                    try:
                         status = statuses[fields[status_at]]
-                    except (ValueError, KeyError):
-                        added, status = None, ""  # the slow path below says why
+                    except KeyError:
+                        status = ""  # the slow path below says why
                     url = fields[url_at]
                     if "&" in url:
                         url = unescape(url)
                     url = url.strip()
-                    if not (url and added):
+                    if not (url and added and status):
                         problem = _row_problem(fields, columns) or "unreadable row"
                         bad.report(ExportError(file.name, problem, line=line, end_line=end_line))
                         continue

@@ -27,7 +27,7 @@ from tap_pocket.export.csv_parts import csv_items
 from tap_pocket.export.detect import ExportKind, detect_kind
 from tap_pocket.export.dumps import Dump, dump_highlights, dump_items, read_dump
 from tap_pocket.export.layout import ExportFile, open_layout
-from tap_pocket.export.problems import BadRows, SeenIds
+from tap_pocket.export.problems import BadRows, RoundedTimes, SeenIds
 from tap_pocket.export.ril_html import html_items
 
 if t.TYPE_CHECKING:
@@ -52,6 +52,8 @@ class ExportReader:
         self.path = Path(path).expanduser()
         self.skip_bad_rows = skip_bad_rows
         self.logger = logger or logging.getLogger(__name__)
+        #: ``time_added`` values with a fraction of a second: one WARNING per run.
+        self.times = RoundedTimes(self.logger)
         self._dump: Dump | None = None
 
     def items(self) -> Iterator[dict[str, t.Any]]:
@@ -65,9 +67,9 @@ class ExportReader:
             return
         seen = SeenIds(self.logger, "items")
         if kind is ExportKind.CSV:
-            yield from csv_items(self._single_file(), seen, bad)
+            yield from csv_items(self._single_file(), seen, bad, self.times)
         elif kind is ExportKind.HTML:
-            yield from html_items(self._single_file(), seen, bad)
+            yield from html_items(self._single_file(), seen, bad, self.times)
         else:
             yield from self._layout_items(kind, seen, bad)
         seen.summarise(str(self.path))
@@ -115,9 +117,9 @@ class ExportReader:
                     )
                 for part in layout.csv_parts:
                     self.logger.info("Reading %s", part.name)
-                    yield from csv_items(part, seen, bad)
+                    yield from csv_items(part, seen, bad, self.times)
             elif layout.html is not None:
-                yield from html_items(layout.html, seen, bad)
+                yield from html_items(layout.html, seen, bad, self.times)
             else:
                 self.logger.warning(
                     "%s holds highlights (annotations/part_*.json) but no items (no "
