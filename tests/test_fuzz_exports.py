@@ -1,6 +1,10 @@
 """Property and fuzz tests over the export readers: CSV parts, ril_export.html, annotations, dumps.
 
-Generated valid exports round-trip exactly (zip, folder or single file). Mutated ones
+Generated valid exports round-trip exactly (zip, folder or single file), and so do valid
+but unusual ones (issue #20): every quirk real exports hold or a tool may write, in both
+formats, through every container (:func:`unusual_links`, :func:`unusual_csv`,
+:func:`unusual_html`); their oracle is "every row loads exactly", with the same rows from
+the CSV and the HTML form of one library. Mutated ones
 (truncated, bytes flipped, quotes, NULs and newlines inserted, a line doubled, a field
 over its cap, deep nesting) either load rows or fail with a one-line
 :class:`~tap_pocket.export.ExportError`, never another exception, and the rows loaded
@@ -33,13 +37,21 @@ import tempfile
 import typing as t
 import zipfile
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tap_pocket.export import ExportError, ExportReader, derive_highlight_id, derive_item_id
+from tap_pocket.export import (
+    ExportError,
+    ExportReader,
+    derive_highlight_id,
+    derive_item_id,
+    normalise_url,
+)
+from tap_pocket.export.ids import unescape_entities
 from tap_pocket.timestamps import EARLIEST, LATEST, unix_to_iso
 from tests.fixtures.export.hostile import (
     BLOCK,
@@ -210,6 +222,183 @@ def dump_export(entries: list[Link]) -> Serialized:
     return Serialized("".join(body).encode(), rows, spans)
 
 
+# Valid but unusual exports ---------------------------------------------------------------
+
+#: What real URLs hold: spaces, commas, leaked ``&amp;``, a raw ``&``, non-ASCII, a line
+#: break pasted from a share sheet, and what HTML allows raw in a quoted value.
+URL_PIECE = st.sampled_from(
+    [" ", ",", "&amp;", "&", "&copy=1", "&region=eu", "é", "日本", "\n", "\r\n", "\r", ">",
+     "'", "<", '"', "%20", "?q=", "#top", "&#039;", "|"]
+) | st.from_regex(r"[a-z0-9/?=%_.~-]{1,6}", fullmatch=True)  # fmt: skip
+TITLE_PIECE = st.text(TITLE_CHARACTERS, max_size=8) | st.sampled_from(
+    ["&amp;", "&#039;", "&quot;", "\r\n", "\r", '"', "'", ",", "<b>", "Überblick", "\u2028"]
+)
+#: Titles real exports hold: Pocket's legacy cut at 75 characters keeps its trailing space;
+#: a page that did not load; the URL itself.
+SPECIAL_TITLE = st.sampled_from(["cut", "problem", "url", "empty", "pieces"])
+
+
+@dataclass(frozen=True)
+class Unusual:
+    """A saved link as a valid export may write it: values as stored, the time as written."""
+
+    url: str
+    title: str
+    added: int
+    written_time: str  # 1600000000, 1600000000.0, 1.6E+9 or 1600000000.25
+    tags: tuple[str, ...]
+    archived: bool
+
+    @property
+    def fractional(self) -> bool:
+        return Decimal(self.written_time) != self.added
+
+    def row(self) -> dict[str, t.Any]:
+        moment = unix_to_iso(self.added)
+        title = unescape_entities(self.title)
+        return {
+            "item_id": derive_item_id(self.url),
+            "given_url": normalise_url(self.url),
+            "given_title": title,
+            "status": "archived" if self.archived else "unread",
+            "time_added": moment,
+            "time_updated": moment,
+            "tags": sorted(set(self.tags)),
+        }
+
+
+@st.composite
+def unusual_links(draw: st.DrawFn, *, max_size: int = 10) -> list[Unusual]:
+    entries = []
+    for n in range(draw(st.integers(1, max_size))):
+        url = f"https://example.com/{n}/" + "".join(draw(st.lists(URL_PIECE, max_size=5)))
+        special = draw(SPECIAL_TITLE)
+        pieces = "".join(draw(st.lists(TITLE_PIECE, max_size=5)))
+        title = {
+            "cut": (pieces + " Longform essay on the history of reading " * 3)[:74] + " ",
+            "problem": "Problem loading page",
+            "url": url,
+            "empty": "",
+            "pieces": pieces,
+        }[special]
+        added = draw(st.integers(EARLIEST, LATEST - 1))
+        written = draw(
+            st.sampled_from(
+                [str(added), f"{added}.0", f"{Decimal(added):E}", f"{added}.25", f" {added} "]
+            )
+        )
+        entries.append(
+            Unusual(
+                url=url,
+                title=title,
+                added=added,
+                written_time=written,
+                tags=tuple(draw(st.lists(TAG, max_size=3))),
+                archived=draw(st.booleans()),
+            )
+        )
+    return entries
+
+
+def unusual_csv(entries: list[Unusual], line_end: str) -> Serialized:
+    """A CSV part of ``entries``, its lines ending with ``line_end`` (LF, CRLF or CR)."""
+    data = io.BytesIO()
+    data.write(HEADER.replace("\n", line_end).encode())
+    spans = []
+    for link in entries:
+        status = "archive" if link.archived else "unread"
+        fields = [link.title, link.url, link.written_time, "|".join(link.tags), status]
+        start = data.tell()
+        data.write((",".join(map(_csv_field, fields)) + line_end).encode())
+        spans.append((start, data.tell()))
+    return Serialized(data.getvalue(), [link.row() for link in entries], spans)
+
+
+def _csv_field(value: str) -> str:
+    """A field as RFC 4180 writes it: quoted when it holds a comma, a quote or a line break.
+
+    (The csv module's writer leaves a CR unquoted when the line ends are LF.)
+    """
+    if any(char in value for char in ',"\r\n'):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+#: Characters a writer may escape or not: HTML allows each raw in a double-quoted value,
+#: and all but ``<`` in text.
+_OPTIONAL_ESCAPES = {">": "&gt;", "'": "&#39;", "\n": "&#10;", "\r": "&#13;", "é": "&#233;"}
+
+
+def _escaped(text: str, required: dict[str, str], raw: bool) -> str:
+    """``text`` with ``&`` and ``required`` escaped, the optional ones too unless ``raw``."""
+    text = text.replace("&", "&amp;")
+    for char, reference in {**required, **({} if raw else _OPTIONAL_ESCAPES)}.items():
+        text = text.replace(char, reference)
+    return text
+
+
+def unusual_html(entries: list[Unusual], raw: bool) -> Serialized:
+    """A ril_export.html of ``entries``: with ``raw``, what HTML allows is written raw."""
+    ordered = [e for e in entries if not e.archived] + [e for e in entries if e.archived]
+    parts = ril_export_html([]).split("\t\t</ul>")
+    head = parts[0]  # up to and with the Unread list's <ul>
+    middle = "\t\t</ul>" + parts[1]  # to and with the Read Archive list's <ul>
+    tail = "\t\t</ul>" + parts[2]
+    data = bytearray(head.encode())
+    spans = []
+    for index, link in enumerate(ordered):
+        if index == len(ordered) - sum(e.archived for e in entries):
+            data += middle.encode()
+        start = len(data)
+        data += (
+            f'<li><a href="{_escaped(link.url, {chr(34): "&quot;"}, raw)}" '
+            f'time_added="{link.written_time}" '
+            f'tags="{_escaped(",".join(link.tags), {chr(34): "&quot;"}, raw)}">'
+            f"{_escaped(link.title, {'<': '&lt;'}, raw)}</a></li>\n"
+        ).encode()
+        spans.append((start, len(data)))
+    if not any(e.archived for e in entries):
+        data += middle.encode()
+    data += tail.encode()
+    return Serialized(bytes(data), [e.row() for e in ordered], spans)
+
+
+def write_container(folder: Path, name: str, data: bytes, container: str) -> Path:
+    """``data`` saved as ``name`` in a container a user may hand the tap.
+
+    ``file`` (alone), ``zip``, ``folder`` (unzipped), ``nested folder`` (unzipped into a
+    folder of its own) or ``zip with a folder`` (a re-zipped export folder).
+    """
+    if container == "file":
+        path = folder / name
+        path.write_bytes(data)
+        return path
+    if container in ("zip", "zip with a folder"):
+        path = folder / "pocket.zip"
+        prefix = "pocket/" if container == "zip with a folder" else ""
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(prefix + name, data)
+            if prefix:
+                archive.writestr("__MACOSX/pocket/._" + name, b"\0\5\26\7")
+        return path
+    export = folder / "pocket" / ("pocket" if container == "nested folder" else "")
+    export.mkdir(parents=True, exist_ok=True)
+    (export / name).write_bytes(data)
+    return folder / "pocket"
+
+
+CONTAINERS = ("file", "zip", "folder", "nested folder", "zip with a folder")
+
+
+def assert_loads_exactly(export: Serialized, outcome: Outcome, entries: list[Unusual]) -> None:
+    """The oracle of valid input: every row, exactly; one WARNING for fractional times."""
+    assert outcome.error is None, outcome.error
+    assert outcome.rows == export.rows
+    assert outcome.reported == 0
+    fractions = [m for m in outcome.messages if "fraction of a second" in m]
+    assert len(fractions) == (1 if any(e.fractional for e in entries) else 0), fractions
+
+
 # Running the reader and judging what it did ---------------------------------------------
 
 
@@ -227,6 +416,7 @@ class Outcome:
     rows: list[dict[str, t.Any]]
     error: ExportError | None
     reported: int  # bad rows and duplicates counted in the run's summaries
+    messages: list[str]  # everything the run logged
 
 
 def read(path: Path, stream: str) -> Outcome:
@@ -252,7 +442,7 @@ def read(path: Path, stream: str) -> Outcome:
     if error is not None:  # one line, naming the file
         assert "\n" not in str(error), str(error)
         assert str(error).startswith(error.file), str(error)
-    return Outcome(rows, error, reported)
+    return Outcome(rows, error, reported, log.messages)
 
 
 def _key(row: dict[str, t.Any], fields: t.Iterable[str]) -> str:
@@ -412,6 +602,55 @@ def test_valid_api_dumps_round_trip(entries: list[Link]) -> None:
     assert [{name: row[name] for name in fields} for row in outcome.rows] == export.rows
 
 
+@budget(40)
+@given(
+    entries=unusual_links(),
+    line_end=st.sampled_from(["\n", "\r\n", "\r"]),
+    container=st.sampled_from(CONTAINERS),
+)
+def test_valid_but_unusual_csv_exports_load_exactly(
+    entries: list[Unusual], line_end: str, container: str
+) -> None:
+    export = unusual_csv(entries, line_end)
+    with tempfile.TemporaryDirectory() as folder:
+        outcome = read(
+            write_container(Path(folder), "part_000000.csv", export.data, container), "items"
+        )
+    assert_loads_exactly(export, outcome, entries)
+
+
+@budget(40)
+@given(entries=unusual_links(), raw=st.booleans(), container=st.sampled_from(CONTAINERS))
+def test_valid_but_unusual_html_exports_load_exactly(
+    entries: list[Unusual], raw: bool, container: str
+) -> None:
+    export = unusual_html(entries, raw)
+    with tempfile.TemporaryDirectory() as folder:
+        outcome = read(
+            write_container(Path(folder), "ril_export.html", export.data, container), "items"
+        )
+    assert_loads_exactly(export, outcome, entries)
+
+
+@budget(20)
+@given(entries=unusual_links(), raw=st.booleans())
+def test_the_csv_and_html_exports_of_one_library_give_the_same_rows(
+    entries: list[Unusual], raw: bool
+) -> None:
+    as_html = unusual_html(entries, raw)
+    with tempfile.TemporaryDirectory() as folder:
+        from_html = read(
+            write_container(Path(folder), "ril_export.html", as_html.data, "file"), "items"
+        )
+        ordered = sorted(entries, key=lambda e: e.archived)  # the HTML's list order
+        csv_export = unusual_csv(ordered, "\n")
+        from_csv = read(
+            write_container(Path(folder), "part_000000.csv", csv_export.data, "file"), "items"
+        )
+    assert from_html.error is None, from_html.error
+    assert from_html.rows == from_csv.rows
+
+
 # Mutated exports: rows from the input only, nothing lost silently -----------------------
 
 
@@ -424,9 +663,10 @@ def test_mutated_csv_parts(entries: list[Link], data: st.DataObject) -> None:
 
 
 @budget(80)
-@given(entries=links(multiline=False, max_size=8), data=st.data())
-def test_mutated_ril_export_html(entries: list[Link], data: st.DataObject) -> None:
-    export = html_export(entries)
+@given(entries=unusual_links(max_size=8), raw=st.booleans(), data=st.data())
+def test_mutated_ril_export_html(entries: list[Unusual], raw: bool, data: st.DataObject) -> None:
+    """Damage in an export of valid but unusual links (line breaks, ``>``, quotes...)."""
+    export = unusual_html(entries, raw)
     mutated, outcome = read_mutated(export, data, "ril_export.html", "items")
     judge(export, mutated, outcome, resync=False)
     if mutated.kind == "truncate" and mutated.span[0] < len(export.data.rstrip()):
