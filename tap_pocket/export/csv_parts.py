@@ -22,12 +22,13 @@ whole.
 from __future__ import annotations
 
 import csv
+import itertools
 import typing as t
 from collections import deque
 from dataclasses import dataclass
 
 from tap_pocket.export.detect import CSV_COLUMNS, header_problem
-from tap_pocket.export.ids import digest, normalise_url, unescape_entities
+from tap_pocket.export.ids import digest_bits, normalise_url, unescape_entities
 from tap_pocket.export.layout import ZIP_DAMAGE, damaged_member_error
 from tap_pocket.export.problems import (
     FIELD_CAP,
@@ -219,13 +220,17 @@ def csv_items(  # noqa: C901, PLR0912, PLR0915 - one loop on purpose, see the do
 
     Kept as one loop over local names, with each check done by the cheapest operation
     that can fail; when one fails, the slow path (:func:`_row_problem`) says what is wrong.
-    A function call per row would cost more than most of the loop's work. A broken
-    record restarts the loop on a new csv reader at the line after its first
-    (:class:`_Lines`).
+    A function call per row would cost more than most of the loop's work. A line without
+    a quote is one record whose fields are its text between commas: it is split as the
+    csv module would read it, without its state machine; a line with a quote (or any
+    line once invalid UTF-8 or a NUL has been met) starts a record the csv module reads,
+    which may take the lines after it. A broken record restarts the loop at the line
+    after its first (:class:`_Lines`).
     """
     statuses = _STATUSES
     to_iso = unix_to_iso
-    url_digest = digest
+    url_bits = digest_bits
+    from_bytes = int.from_bytes
     unescape = unescape_entities
     seen_keys = seen.keys
     decode_errors = DECODE_ERRORS
@@ -233,19 +238,30 @@ def csv_items(  # noqa: C901, PLR0912, PLR0915 - one loop on purpose, see the do
     csv.field_size_limit(FIELD_CAP)
     with file.open_text() as text:
         lines = _Lines(text)
-        columns, start = _read_header(file, lines)  # start: where the next reader starts
+        columns, start = _read_header(file, lines)  # start: where reading goes on
         width = columns.width
         title_at, url_at, time_at = columns.title, columns.url, columns.time_added
         tags_at, status_at = columns.tags, columns.status
         record = lines.record
         clear_record = record.clear
         while True:
-            reader = csv.reader(lines.physical(), strict=True)
-            base = end_line = start - 1
+            physical = lines.physical()
+            line = end_line = start - 1  # the first and last line of the record read last
             try:
-                for fields in reader:
-                    line = end_line + 1
-                    end_line = base + reader.line_num
+                for raw in physical:
+                    line = end_line = end_line + 1
+                    # A field may reach FIELD_CAP only on a longer line (the csv module's cap).
+                    if (
+                        '"' not in raw
+                        and len(raw) <= FIELD_CAP
+                        and decode_errors.count == clean_count
+                    ):
+                        unquoted = raw.rstrip("\r\n")
+                        fields = unquoted.split(",") if unquoted else []
+                    else:
+                        reader = csv.reader(itertools.chain((raw,), physical), strict=True)
+                        fields = next(reader)
+                        end_line += reader.line_num - 1
                     if len(fields) != width or decode_errors.count != clean_count:
                         if not fields:
                             clear_record()
@@ -277,8 +293,8 @@ def csv_items(  # noqa: C901, PLR0912, PLR0915 - one loop on purpose, see the do
                         problem = _row_problem(fields, columns) or "unreadable row"
                         bad.report(ExportError(file.name, problem, line=line, end_line=end_line))
                         continue
-                    url_hash = url_digest(url)
-                    key = int(url_hash, 16)
+                    bits = url_bits(url)
+                    key = from_bytes(bits, "big")
                     if key in seen_keys:
                         seen.duplicate(f"{file.name}, line {line}", f"URL {url} again")
                         continue
@@ -288,7 +304,7 @@ def csv_items(  # noqa: C901, PLR0912, PLR0915 - one loop on purpose, see the do
                         title = unescape(title)
                     tags_text = fields[tags_at]
                     yield {
-                        "item_id": "u" + url_hash,
+                        "item_id": "u" + bits.hex(),
                         "given_url": url,
                         "given_title": title,
                         "status": status,
@@ -297,28 +313,27 @@ def csv_items(  # noqa: C901, PLR0912, PLR0915 - one loop on purpose, see the do
                         "tags": _tags(tags_text) if tags_text else [],
                     }
             except _Broken as broken:
-                start = _resync(file, bad, lines, broken.problem, end_line - len(record) + 1)
+                start = _resync(file, bad, lines, broken.problem, line)
             except csv.Error as exc:
-                start = _resync(file, bad, lines, _csv_problem(exc), end_line + 1)
+                start = _resync(file, bad, lines, _csv_problem(exc), line)
             except _RecordOverCap as over:
                 problem = f"a record over the cap of {size_text(RECORD_CAP)} ({_NOT_CLOSED})"
                 record.append(over.line)
-                start = _resync(file, bad, lines, problem, end_line + 1)
+                start = _resync(file, bad, lines, problem, line)
             except _LineOverCap:
-                first = end_line + 1
                 if record:  # the record being read runs into the line over the cap
                     record.append(_OVER_CAP)
                     problem = (
-                        f"its record runs into line {first + len(record) - 1}, which is "
+                        f"its record runs into line {line + len(record) - 1}, which is "
                         f"longer than the cap of {size_text(RECORD_CAP)}"
                     )
-                    start = _resync(file, bad, lines, problem, first)
+                    start = _resync(file, bad, lines, problem, line)
                 else:
                     problem = f"a line longer than the cap of {size_text(RECORD_CAP)}"
-                    bad.report(ExportError(file.name, problem, line=first))
-                    start = first + 1
+                    bad.report(ExportError(file.name, problem, line=end_line + 1))
+                    start = end_line + 2
             except ZIP_DAMAGE as exc:
-                raise damaged_member_error(file, end_line + 1, exc) from exc
+                raise damaged_member_error(file, line if record else end_line + 1, exc) from exc
             else:
                 return
 

@@ -48,13 +48,19 @@ def normalise_url(url: str) -> str:
     return url.strip()
 
 
-def digest(text: str) -> str:
-    """16 hex digits (64 bits) of the SHA-256 of ``text``: the one digest of export ids.
+def digest_bits(text: str) -> bytes:
+    """The first 64 bits of the SHA-256 of ``text``: the one digest of export ids.
 
     Item ids are ``"u"`` and the digest of the normalised URL, highlight ids ``"h"`` and
-    the digest of URL, quote and time.
+    the digest of URL, quote and time, as 16 hex digits (:func:`digest`); sets of ids
+    hold them as integers (``int.from_bytes(bits, "big")``, :func:`item_key`).
     """
-    return sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return sha256(text.encode("utf-8", "surrogatepass")).digest()[:8]
+
+
+def digest(text: str) -> str:
+    """:func:`digest_bits` as 16 hex digits."""
+    return digest_bits(text).hex()
 
 
 def item_key(item_id: str) -> int | str:

@@ -150,15 +150,17 @@ def _checked_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) 
         )
     chunks: list[bytes] = []
     keep = info.file_size <= MEMBER_BUFFER
-    newlines = 0
+    newlines = 0  # before the chunks kept (a member read whole counts them on failure)
     try:
         with archive.open(info) as member:
             while chunk := member.read(_CHECK_CHUNK_BYTES):
-                newlines += chunk.count(b"\n")
                 if keep:
                     chunks.append(chunk)
+                else:
+                    newlines += chunk.count(b"\n")
         return io.BytesIO(b"".join(chunks)) if keep else archive.open(info)
     except _ZIP_UNREADABLE as exc:
+        newlines += sum(chunk.count(b"\n") for chunk in chunks)
         raise _damaged(name, newlines + 1, exc) from exc
 
 

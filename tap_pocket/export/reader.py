@@ -18,6 +18,7 @@ is read whole (its size capped) and decoded once per reader; its page serves bot
 
 from __future__ import annotations
 
+import itertools
 import logging
 import typing as t
 from pathlib import Path
@@ -62,23 +63,28 @@ class ExportReader:
     def items(self, logger: logging.Logger | None = None) -> Iterator[dict[str, t.Any]]:
         """Every ``items`` row of the export, in file order; the first row of a URL wins.
 
-        ``logger``: where its messages go, if not to the reader's.
+        ``logger``: where its messages go, if not to the reader's. Nothing is read before
+        the first row is asked for.
         """
-        log = logger or self.logger
+        # Chained in C, file by file: a row passes through no generator but its file's.
+        return itertools.chain.from_iterable(self._item_files(logger or self.logger))
+
+    def _item_files(self, log: logging.Logger) -> Iterator[Iterator[dict[str, t.Any]]]:
+        """The rows of the export, as one iterator per file; the summaries after them."""
         kind = detect_kind(self.path)
         log.info("Reading items from the Pocket export %s (%s)", self.path, kind.value)
         bad = BadRows(log, "items", skip=self.skip_bad_rows)
         if kind is ExportKind.API_JSON:
-            yield from dump_items(self._api_dump(), bad)
+            yield dump_items(self._api_dump(), bad)
             bad.summarise(str(self.path))
             return
         seen = SeenIds(log, "items")
         if kind is ExportKind.CSV:
-            yield from csv_items(self._single_file(), seen, bad, self.times)
+            yield csv_items(self._single_file(), seen, bad, self.times)
         elif kind is ExportKind.HTML:
-            yield from html_items(self._single_file(), seen, bad, self.times)
+            yield html_items(self._single_file(), seen, bad, self.times)
         else:
-            yield from self._layout_items(kind, seen, bad, log)
+            yield from self._layout_item_files(kind, seen, bad, log)
         seen.summarise(str(self.path))
         bad.summarise(str(self.path))
 
@@ -122,9 +128,9 @@ class ExportReader:
             self._dump = read_dump(self.path)
         return self._dump
 
-    def _layout_items(
+    def _layout_item_files(
         self, kind: ExportKind, seen: SeenIds, bad: BadRows, log: logging.Logger
-    ) -> Iterator[dict[str, t.Any]]:
+    ) -> Iterator[Iterator[dict[str, t.Any]]]:
         with open_layout(self.path, kind) as layout:
             if layout.csv_parts:
                 if layout.html is not None:
@@ -134,9 +140,9 @@ class ExportReader:
                     )
                 for part in layout.csv_parts:
                     log.info("Reading %s", part.name)
-                    yield from csv_items(part, seen, bad, self.times)
+                    yield csv_items(part, seen, bad, self.times)
             elif layout.html is not None:
-                yield from html_items(layout.html, seen, bad, self.times)
+                yield html_items(layout.html, seen, bad, self.times)
             else:
                 log.warning(
                     "%s holds highlights (annotations/part_*.json) but no items (no "
