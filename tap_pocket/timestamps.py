@@ -14,7 +14,6 @@ from __future__ import annotations
 import typing as t
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 
 from tap_pocket.scalars import parse_int
 
@@ -64,13 +63,18 @@ def unix_to_iso(seconds: int | None) -> str | None:
 class UnixTime:
     """Unix seconds read from text: the moment, and whether a fraction of a second was cut."""
 
-    #: ISO 8601 UTC; None for a number outside 2000-2100.
+    #: ISO 8601 UTC; None if the text is not a number, or one outside 2000-2100.
     iso: str | None
-    fraction_cut: bool
+    fraction_cut: bool = False
+    #: Whether the text is a number at all.
+    number: bool = True
 
 
-def read_unix_time(text: str) -> UnixTime | None:
-    """Unix seconds written as text, to the second: None if the text is not a number.
+NOT_A_NUMBER = UnixTime(None, number=False)
+
+
+def read_unix_time(text: str) -> UnixTime:
+    """Unix seconds written as text, to the second.
 
     ``"1600000000"``, ``"1600000000.0"`` and ``"1.6e9"`` are that second;
     ``"1600000000.75"`` is rounded down to it, and says so (:attr:`UnixTime.fraction_cut`).
@@ -78,15 +82,18 @@ def read_unix_time(text: str) -> UnixTime | None:
     outside 2000-2100 is never built as an integer (``"1e999999999"``).
     """
     try:
-        return UnixTime(unix_to_iso(int(text)), fraction_cut=False)
+        return UnixTime(unix_to_iso(int(text)))
     except ValueError:
         pass
+    # Imported here: only text that is not whole seconds needs it, and start-up is shorter.
+    from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+
     try:
         number = Decimal(text)
     except (InvalidOperation, ValueError):  # ValueError: a string of over 4300 digits
-        return None
+        return NOT_A_NUMBER
     if not number.is_finite():
-        return None
+        return NOT_A_NUMBER
     second = number.to_integral_value(rounding=ROUND_FLOOR)
     iso = unix_to_iso(int(second)) if EARLIEST <= second < LATEST else None
     return UnixTime(iso, fraction_cut=second != number)
@@ -101,8 +108,7 @@ def parse_timestamp(value: t.Any) -> str | None:
     if value == "0":  # Pocket's "never", by far the most common value of time_read & co
         return None
     if isinstance(value, (str, float)):
-        read = read_unix_time(str(value))
-        return None if read is None else read.iso
+        return read_unix_time(str(value)).iso
     return unix_to_iso(parse_int(value))
 
 
@@ -114,7 +120,7 @@ def parse_iso_or_epoch(value: t.Any) -> str | None:
         return parse_timestamp(value)
     text = str(value).strip()
     read = read_unix_time(text)
-    if read is not None:
+    if read.number:
         return read.iso
     try:
         parsed = datetime.fromisoformat(text.replace(" ", "T", 1).replace("Z", "+00:00"))

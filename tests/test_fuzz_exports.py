@@ -51,7 +51,11 @@ from tap_pocket.export import (
     derive_item_id,
     normalise_url,
 )
+from tap_pocket.export.csv_parts import csv_items
 from tap_pocket.export.ids import unescape_entities
+from tap_pocket.export.layout import ExportFile
+from tap_pocket.export.problems import BadRows, RoundedTimes, SeenIds
+from tap_pocket.export.utf8 import DECODE_ERRORS
 from tap_pocket.timestamps import EARLIEST, LATEST, unix_to_iso
 from tests.fixtures.export.hostile import (
     BLOCK,
@@ -649,6 +653,67 @@ def test_the_csv_and_html_exports_of_one_library_give_the_same_rows(
         )
     assert from_html.error is None, from_html.error
     assert from_html.rows == from_csv.rows
+
+
+def read_csv_part(path: Path, *, through_the_csv_module: bool) -> Outcome:
+    """The rows of one CSV part, and everything logged.
+
+    With ``through_the_csv_module``, every line goes to the csv module (as once invalid
+    UTF-8 has been met), not only those with a quote.
+    """
+
+    def open_binary() -> t.IO[bytes]:
+        if through_the_csv_module:
+            DECODE_ERRORS.count += 1  # as if an invalid byte had just been read
+        return path.open("rb")
+
+    logger = logging.getLogger("tests.fuzz.csv")
+    logger.propagate = False
+    log = _Log()
+    logger.addHandler(log)
+    rows: list[dict[str, t.Any]] = []
+    error = None
+    try:
+        bad = BadRows(logger, "items", skip=True)
+        seen = SeenIds(logger, "items")
+        file = ExportFile(str(path), open_binary)
+        rows.extend(csv_items(file, seen, bad, RoundedTimes(logger)))
+    except ExportError as exc:
+        error = exc
+    finally:
+        logger.removeHandler(log)
+    return Outcome(rows, error, bad.count, log.messages)
+
+
+@budget(60)
+@given(
+    entries=unusual_links(max_size=8),
+    line_end=st.sampled_from(["\n", "\r\n", "\r"]),
+    mutate=st.booleans(),
+    data=st.data(),
+)
+def test_lines_without_a_quote_are_split_as_the_csv_module_reads_them(
+    entries: list[Unusual], line_end: str, mutate: bool, data: st.DataObject
+) -> None:
+    """A line without a quote is split by the reader, not parsed by the csv module.
+
+    The same rows, problems and messages as when the csv module reads every line, on
+    intact or damaged parts.
+    """
+    export = unusual_csv(entries, line_end).data
+    if mutate:
+        export = data.draw(mutation(export)).data
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "part_000000.csv"
+        path.write_bytes(export)
+        split = read_csv_part(path, through_the_csv_module=False)
+        parsed = read_csv_part(path, through_the_csv_module=True)
+    assert (split.rows, split.reported, split.messages) == (
+        parsed.rows,
+        parsed.reported,
+        parsed.messages,
+    )
+    assert str(split.error) == str(parsed.error)
 
 
 # Mutated exports: rows from the input only, nothing lost silently -----------------------

@@ -22,6 +22,7 @@ whole.
 from __future__ import annotations
 
 import csv
+import functools
 import itertools
 import typing as t
 from collections import deque
@@ -39,7 +40,7 @@ from tap_pocket.export.problems import (
     time_added_problem,
 )
 from tap_pocket.export.utf8 import DECODE_ERRORS, invalid_utf8_problem
-from tap_pocket.timestamps import unix_to_iso
+from tap_pocket.timestamps import read_unix_time, unix_to_iso
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -84,12 +85,15 @@ class _RecordOverCap(Exception):  # noqa: N818 - a signal, not an error
 
 
 class _Lines:
-    """The physical lines of a CSV part for the csv module, bounded and replayable.
+    """The physical lines of a CSV part, bounded and replayable.
 
-    :meth:`physical` yields each line (at most :data:`~.problems.RECORD_CAP` characters)
-    and appends it to :attr:`record`, which the reader clears after each record. When a
-    record turns out broken, its lines after the first are :meth:`replay`-ed by the next
-    generator, so reading goes on at the line after the record's first.
+    :meth:`source` gives the lines, replayed ones first, then each line read as it comes
+    (at most :data:`~.problems.RECORD_CAP` + 1 characters: a longer line comes cut, and
+    the reader tells it by its length). :meth:`continuation` hands the csv module a record
+    that starts with a line and may take the lines after it: they are kept in
+    :attr:`record`, which the reader clears after each record, and the record's size is
+    capped. When a record turns out broken, its lines after the first are
+    :meth:`replay`-ed, so reading goes on at the line after the record's first.
     """
 
     def __init__(self, text: t.TextIO) -> None:
@@ -97,37 +101,39 @@ class _Lines:
         self.record: list[str] = []
         self.pending: deque[str] = deque()
 
-    def physical(self) -> Iterator[str]:
-        """The lines, replayed ones first; raises on a line or a record over the cap."""
+    def source(self) -> Iterator[str]:
+        """The lines: replayed ones first, then those read, in C (no Python frame a line)."""
+        read = iter(functools.partial(self.text.readline, RECORD_CAP + 1), "")
+        return itertools.chain(self._replayed(), read) if self.pending else read
+
+    def _replayed(self) -> Iterator[str]:
+        pending = self.pending
+        while pending:
+            yield pending.popleft()
+
+    def continuation(self, source: Iterator[str], first: str) -> Iterator[str]:
+        """``first``, then the lines of ``source`` the csv module asks for, kept in the record.
+
+        Raises on a line or a record over the cap.
+        """
         record = self.record
         append = record.append
-        pending = self.pending
-        size = 0
-        while pending:
-            line = pending.popleft()
+        append(first)
+        size = len(first)  # not over the cap: the reader checked
+        yield first
+        for line in source:
             if line is _OVER_CAP:
                 raise _LineOverCap
-            if not record:
-                size = 0
-            size += len(line)
-            if size > RECORD_CAP:
-                raise _RecordOverCap(line)
-            append(line)
-            yield line
-        readline = self.text.readline
-        while line := readline(RECORD_CAP + 1):
-            if not record:
-                size = 0
             size += len(line)
             if size > RECORD_CAP:
                 if len(line) > RECORD_CAP:
-                    self._skip_rest_of(line)
+                    self.skip_rest_of(line)
                     raise _LineOverCap
                 raise _RecordOverCap(line)
             append(line)
             yield line
 
-    def _skip_rest_of(self, line: str) -> None:
+    def skip_rest_of(self, line: str) -> None:
         """Read past the end of an over-long line, a piece at a time."""
         while line and line[-1] not in "\r\n":
             line = self.text.readline(RECORD_CAP)
@@ -164,16 +170,23 @@ class _Columns:
 
 def _read_header(file: ExportFile, lines: _Lines) -> tuple[_Columns, int]:
     """The columns, and the line after the header."""
-    reader = csv.reader(lines.physical(), strict=True)
+    source = lines.source()
     try:
-        header = next(reader, None)
+        first = next(source, None)
+        if first is None:
+            header = None
+        elif len(first) > RECORD_CAP:
+            raise _LineOverCap  # noqa: TRY301 - reported below with the csv module's errors
+        else:
+            reader = csv.reader(lines.continuation(source, first), strict=True)
+            header = next(reader, None)
     except (csv.Error, _LineOverCap, _RecordOverCap) as exc:
         reason = _csv_problem(exc) if isinstance(exc, csv.Error) else "a line over the cap"
         raise ExportError(file.name, f"malformed CSV header: {reason}", line=1) from exc
     except ZIP_DAMAGE as exc:
         raise damaged_member_error(file, 1, exc) from exc
     lines.record.clear()
-    return _Columns.from_header(file, header), reader.line_num + 1
+    return _Columns.from_header(file, header), (reader.line_num if header else 1) + 1
 
 
 def _csv_problem(exc: csv.Error) -> str:
@@ -244,12 +257,19 @@ def csv_items(  # noqa: C901, PLR0912, PLR0915 - one loop on purpose, see the do
         tags_at, status_at = columns.tags, columns.status
         record = lines.record
         clear_record = record.clear
+        over_cap = _OVER_CAP
         while True:
-            physical = lines.physical()
+            source = lines.source()
             line = end_line = start - 1  # the first and last line of the record read last
             try:
-                for raw in physical:
+                for raw in source:
                     line = end_line = end_line + 1
+                    if len(raw) > RECORD_CAP or raw is over_cap:
+                        if raw is not over_cap:
+                            lines.skip_rest_of(raw)
+                        too_long = f"a line longer than the cap of {size_text(RECORD_CAP)}"
+                        bad.report(ExportError(file.name, too_long, line=line))
+                        continue
                     # A field may reach FIELD_CAP only on a longer line (the csv module's cap).
                     if (
                         '"' not in raw
@@ -259,7 +279,7 @@ def csv_items(  # noqa: C901, PLR0912, PLR0915 - one loop on purpose, see the do
                         unquoted = raw.rstrip("\r\n")
                         fields = unquoted.split(",") if unquoted else []
                     else:
-                        reader = csv.reader(itertools.chain((raw,), physical), strict=True)
+                        reader = csv.reader(lines.continuation(source, raw), strict=True)
                         fields = next(reader)
                         end_line += reader.line_num - 1
                     if len(fields) != width or decode_errors.count != clean_count:
@@ -276,11 +296,14 @@ def csv_items(  # noqa: C901, PLR0912, PLR0915 - one loop on purpose, see the do
                                 ExportError(file.name, problem, line=line, end_line=end_line)
                             )
                             continue
-                    clear_record()
+                    if record:
+                        clear_record()
                     try:
                         added = to_iso(int(fields[time_at]))  # None outside 2000-2100
+                        cut = False
                     except ValueError:  # 1600000000.0, 1.6e9, a fraction; or not a time
-                        added = times.moment(fields[time_at], f"{file.name}, line {line}")
+                        moment = read_unix_time(fields[time_at])
+                        added, cut = moment.iso, moment.fraction_cut
                     try:
                         status = statuses[fields[status_at]]
                     except KeyError:
@@ -299,6 +322,8 @@ def csv_items(  # noqa: C901, PLR0912, PLR0915 - one loop on purpose, see the do
                         seen.duplicate(f"{file.name}, line {line}", f"URL {url} again")
                         continue
                     seen_keys.add(key)
+                    if cut:
+                        times.note(f"{file.name}, line {line}", fields[time_at], added)
                     title = fields[title_at]
                     if "&" in title:
                         title = unescape(title)
@@ -320,18 +345,13 @@ def csv_items(  # noqa: C901, PLR0912, PLR0915 - one loop on purpose, see the do
                 problem = f"a record over the cap of {size_text(RECORD_CAP)} ({_NOT_CLOSED})"
                 record.append(over.line)
                 start = _resync(file, bad, lines, problem, line)
-            except _LineOverCap:
-                if record:  # the record being read runs into the line over the cap
-                    record.append(_OVER_CAP)
-                    problem = (
-                        f"its record runs into line {line + len(record) - 1}, which is "
-                        f"longer than the cap of {size_text(RECORD_CAP)}"
-                    )
-                    start = _resync(file, bad, lines, problem, line)
-                else:
-                    problem = f"a line longer than the cap of {size_text(RECORD_CAP)}"
-                    bad.report(ExportError(file.name, problem, line=end_line + 1))
-                    start = end_line + 2
+            except _LineOverCap:  # the record being read runs into a line over the cap
+                record.append(_OVER_CAP)
+                problem = (
+                    f"its record runs into line {line + len(record) - 1}, which is "
+                    f"longer than the cap of {size_text(RECORD_CAP)}"
+                )
+                start = _resync(file, bad, lines, problem, line)
             except ZIP_DAMAGE as exc:
                 raise damaged_member_error(file, line if record else end_line + 1, exc) from exc
             else:

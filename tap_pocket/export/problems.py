@@ -96,7 +96,7 @@ def time_added_problem(text: str) -> str | None:
     if not text.strip():
         return "time_added is empty"
     read = read_unix_time(text)
-    if read is None:
+    if not read.number:
         return f"time_added {shown(text)} is not a unix timestamp (seconds since 1970)"
     if read.iso is None:
         number = text.strip()
@@ -107,34 +107,30 @@ def time_added_problem(text: str) -> str | None:
 
 
 class RoundedTimes:
-    """Reads ``time_added`` values that are not whole seconds written as digits.
+    """``time_added`` values whose fraction of a second was cut: one WARNING per run.
 
-    ``1600000000.0`` and ``1.6e9`` are that second; a fraction is cut (rounded down) and
-    one WARNING per run says so, naming the first: Pocket kept whole seconds, so a
-    fraction comes from a tool that re-wrote the export.
+    ``1600000000.0`` and ``1.6e9`` are that second; a fraction is cut (rounded down,
+    :func:`~tap_pocket.timestamps.read_unix_time`) and the first row loaded with one is
+    named: Pocket kept whole seconds, so a fraction comes from a tool that re-wrote the
+    export.
     """
 
     def __init__(self, logger: logging.Logger) -> None:
         self.logger = logger
         self.count = 0
 
-    def moment(self, text: str, location: str) -> str | None:
-        """``text`` (at ``location``, a file and line) as ISO 8601; None if it is not a time."""
-        read = read_unix_time(text)
-        if read is None or read.iso is None:
-            return None
-        if read.fraction_cut:
-            self.count += 1
-            if self.count == 1:
-                self.logger.warning(
-                    "%s: time_added %s has a fraction of a second; rounded down to %s (Pocket "
-                    "kept whole seconds). Other fractional times in this run are rounded down "
-                    "the same way without a message",
-                    location,
-                    shown(text.strip()),
-                    read.iso,
-                )
-        return read.iso
+    def note(self, location: str, text: str, iso: str) -> None:
+        """A row loaded from ``location`` (file and line) has ``text`` cut to ``iso``."""
+        self.count += 1
+        if self.count == 1:
+            self.logger.warning(
+                "%s: time_added %s has a fraction of a second; rounded down to %s (Pocket "
+                "kept whole seconds). Other fractional times in this run are rounded down "
+                "the same way without a message",
+                location,
+                shown(text.strip()),
+                iso,
+            )
 
 
 class BadRows:

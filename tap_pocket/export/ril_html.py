@@ -37,6 +37,7 @@ from tap_pocket.export.problems import (
     time_added_problem,
 )
 from tap_pocket.export.utf8 import invalid_utf8_problem
+from tap_pocket.timestamps import read_unix_time
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -166,8 +167,8 @@ def _tag_problem(tag: StartTag) -> str | None:
     return None
 
 
-def _item(link: _Link, file: ExportFile, times: RoundedTimes) -> dict[str, t.Any] | str:  # noqa: PLR0911 - one return per reason
-    """The ``items`` row of one link, or why there can be none.
+def _item(link: _Link) -> tuple[dict[str, t.Any], bool] | str:  # noqa: PLR0911 - one return per reason
+    """The ``items`` row of one link and whether its time's fraction was cut, or why not.
 
     Values are decoded as the CSV reader decodes its fields (entity references with their
     ``;``, see :func:`~.ids.normalise_url`), so a link gets the same ``given_url`` and
@@ -194,8 +195,8 @@ def _item(link: _Link, file: ExportFile, times: RoundedTimes) -> dict[str, t.Any
     if time_added is None:
         return "the link has no time_added attribute"
     time_added = unescape_entities(time_added)
-    added = times.moment(time_added, f"{file.name}, line {link.line}")
-    if added is None:
+    moment = read_unix_time(time_added)
+    if moment.iso is None:
         return time_added_problem(time_added) or "unreadable time_added"
     tags = unescape_entities(tags)
     return {
@@ -203,13 +204,13 @@ def _item(link: _Link, file: ExportFile, times: RoundedTimes) -> dict[str, t.Any
         "given_url": url,
         "given_title": unescape_entities(title) if "&" in title else title,
         "status": status,
-        "time_added": added,
-        "time_updated": added,
+        "time_added": moment.iso,
+        "time_updated": moment.iso,
         "tags": sorted({tag.strip() for tag in tags.split(",")} - {""}),
-    }
+    }, moment.fraction_cut
 
 
-def html_items(  # noqa: C901 - one loop
+def html_items(
     file: ExportFile, seen: SeenIds, bad: BadRows, times: RoundedTimes
 ) -> Iterator[dict[str, t.Any]]:
     """The ``items`` rows of one ril_export.html, in file order, skipping ids in ``seen``."""
@@ -247,18 +248,28 @@ def html_items(  # noqa: C901 - one loop
             problems, export.problems = export.problems, []
             for line, problem in problems:
                 bad.report(ExportError(file.name, problem, line=line))
-            for link in links:
-                row = _item(link, file, times)
-                if isinstance(row, str):
-                    bad.report(ExportError(file.name, row, line=link.line))
-                    continue
-                key = int(row["item_id"][1:], 16)
-                if key in seen.keys:
-                    seen.duplicate(
-                        f"{file.name}, line {link.line}", f"URL {row['given_url']} again"
-                    )
-                    continue
-                seen.keys.add(key)
-                yield row
+            yield from _rows(links, file, seen, bad, times)
             if not chunk:
                 return
+
+
+def _rows(
+    links: list[_Link], file: ExportFile, seen: SeenIds, bad: BadRows, times: RoundedTimes
+) -> Iterator[dict[str, t.Any]]:
+    """The rows of ``links``: bad ones reported, the first of each URL kept."""
+    for link in links:
+        item = _item(link)
+        if isinstance(item, str):
+            bad.report(ExportError(file.name, item, line=link.line))
+            continue
+        row, cut = item
+        key = int(row["item_id"][1:], 16)
+        if key in seen.keys:
+            seen.duplicate(f"{file.name}, line {link.line}", f"URL {row['given_url']} again")
+            continue
+        seen.keys.add(key)
+        if cut:
+            times.note(
+                f"{file.name}, line {link.line}", link.attrs["time_added"], row["time_added"]
+            )
+        yield row
