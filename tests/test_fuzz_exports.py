@@ -394,6 +394,12 @@ def write_container(folder: Path, name: str, data: bytes, container: str) -> Pat
 CONTAINERS = ("file", "zip", "folder", "nested folder", "zip with a folder")
 
 
+def read_in(container: str, name: str, data: bytes) -> Outcome:
+    """The items of ``data`` saved as ``name`` in ``container`` (:func:`write_container`)."""
+    with tempfile.TemporaryDirectory() as folder:
+        return read(write_container(Path(folder), name, data, container), "items")
+
+
 def assert_loads_exactly(export: Serialized, outcome: Outcome, entries: list[Unusual]) -> None:
     """The oracle of valid input: every row, exactly; one WARNING for fractional times."""
     assert outcome.error is None, outcome.error
@@ -423,30 +429,40 @@ class Outcome:
     messages: list[str]  # everything the run logged
 
 
-def read(path: Path, stream: str) -> Outcome:
-    logger = logging.getLogger(f"tests.fuzz.{stream}")
+def logged(
+    name: str, rows_of: t.Callable[[logging.Logger], t.Iterable[dict[str, t.Any]]]
+) -> tuple[list[dict[str, t.Any]], ExportError | None, list[str]]:
+    """The rows ``rows_of`` a logger named ``name`` gives, its ExportError, what it logged."""
+    logger = logging.getLogger(name)
     logger.propagate = False
     log = _Log()
     logger.addHandler(log)
     rows: list[dict[str, t.Any]] = []
     error = None
     try:
-        reader = ExportReader(path, skip_bad_rows=True, logger=logger)
-        rows.extend(getattr(reader, stream)())
+        rows.extend(rows_of(logger))
     except ExportError as exc:  # anything else fails the test with its traceback
         error = exc
     finally:
         logger.removeHandler(log)
+    return rows, error, log.messages
+
+
+def read(path: Path, stream: str) -> Outcome:
+    rows, error, messages = logged(
+        f"tests.fuzz.{stream}",
+        lambda logger: getattr(ExportReader(path, skip_bad_rows=True, logger=logger), stream)(),
+    )
     reported = sum(
         int(match.group(1))
-        for message in log.messages
+        for message in messages
         for match in [re.match(r"Skipped (\d+) (?:bad|duplicate) ", message)]
         if match
     )
     if error is not None:  # one line, naming the file
         assert "\n" not in str(error), str(error)
         assert str(error).startswith(error.file), str(error)
-    return Outcome(rows, error, reported, log.messages)
+    return Outcome(rows, error, reported, messages)
 
 
 def _key(row: dict[str, t.Any], fields: t.Iterable[str]) -> str:
@@ -606,34 +622,28 @@ def test_valid_api_dumps_round_trip(entries: list[Link]) -> None:
     assert [{name: row[name] for name in fields} for row in outcome.rows] == export.rows
 
 
-@budget(40)
+#: The forms a valid but unusual export is written in: CSV with each kind of line end, and
+#: HTML with what HTML allows written raw, or escaped.
+UNUSUAL_FORMS = {
+    "csv, LF": lambda entries: ("part_000000.csv", unusual_csv(entries, "\n")),
+    "csv, CRLF": lambda entries: ("part_000000.csv", unusual_csv(entries, "\r\n")),
+    "csv, CR": lambda entries: ("part_000000.csv", unusual_csv(entries, "\r")),
+    "html, raw": lambda entries: ("ril_export.html", unusual_html(entries, raw=True)),
+    "html, escaped": lambda entries: ("ril_export.html", unusual_html(entries, raw=False)),
+}
+
+
+@budget(80)
 @given(
     entries=unusual_links(),
-    line_end=st.sampled_from(["\n", "\r\n", "\r"]),
+    form=st.sampled_from(sorted(UNUSUAL_FORMS)),
     container=st.sampled_from(CONTAINERS),
 )
-def test_valid_but_unusual_csv_exports_load_exactly(
-    entries: list[Unusual], line_end: str, container: str
+def test_valid_but_unusual_exports_load_exactly(
+    entries: list[Unusual], form: str, container: str
 ) -> None:
-    export = unusual_csv(entries, line_end)
-    with tempfile.TemporaryDirectory() as folder:
-        outcome = read(
-            write_container(Path(folder), "part_000000.csv", export.data, container), "items"
-        )
-    assert_loads_exactly(export, outcome, entries)
-
-
-@budget(40)
-@given(entries=unusual_links(), raw=st.booleans(), container=st.sampled_from(CONTAINERS))
-def test_valid_but_unusual_html_exports_load_exactly(
-    entries: list[Unusual], raw: bool, container: str
-) -> None:
-    export = unusual_html(entries, raw)
-    with tempfile.TemporaryDirectory() as folder:
-        outcome = read(
-            write_container(Path(folder), "ril_export.html", export.data, container), "items"
-        )
-    assert_loads_exactly(export, outcome, entries)
+    name, export = UNUSUAL_FORMS[form](entries)
+    assert_loads_exactly(export, read_in(container, name, export.data), entries)
 
 
 @budget(20)
@@ -641,16 +651,9 @@ def test_valid_but_unusual_html_exports_load_exactly(
 def test_the_csv_and_html_exports_of_one_library_give_the_same_rows(
     entries: list[Unusual], raw: bool
 ) -> None:
-    as_html = unusual_html(entries, raw)
-    with tempfile.TemporaryDirectory() as folder:
-        from_html = read(
-            write_container(Path(folder), "ril_export.html", as_html.data, "file"), "items"
-        )
-        ordered = sorted(entries, key=lambda e: e.archived)  # the HTML's list order
-        csv_export = unusual_csv(ordered, "\n")
-        from_csv = read(
-            write_container(Path(folder), "part_000000.csv", csv_export.data, "file"), "items"
-        )
+    from_html = read_in("file", "ril_export.html", unusual_html(entries, raw).data)
+    ordered = sorted(entries, key=lambda e: e.archived)  # the HTML's list order
+    from_csv = read_in("file", "part_000000.csv", unusual_csv(ordered, "\n").data)
     assert from_html.error is None, from_html.error
     assert from_html.rows == from_csv.rows
 
@@ -667,22 +670,15 @@ def read_csv_part(path: Path, *, through_the_csv_module: bool) -> Outcome:
             DECODE_ERRORS.count += 1  # as if an invalid byte had just been read
         return path.open("rb")
 
-    logger = logging.getLogger("tests.fuzz.csv")
-    logger.propagate = False
-    log = _Log()
-    logger.addHandler(log)
-    rows: list[dict[str, t.Any]] = []
-    error = None
-    try:
-        bad = BadRows(logger, "items", skip=True)
-        seen = SeenIds(logger, "items")
+    bad: list[BadRows] = []
+
+    def rows_of(logger: logging.Logger) -> t.Iterator[dict[str, t.Any]]:
+        bad.append(BadRows(logger, "items", skip=True))
         file = ExportFile(str(path), open_binary)
-        rows.extend(csv_items(file, seen, bad, RoundedTimes(logger)))
-    except ExportError as exc:
-        error = exc
-    finally:
-        logger.removeHandler(log)
-    return Outcome(rows, error, bad.count, log.messages)
+        return csv_items(file, SeenIds(logger, "items"), bad[0], RoundedTimes(logger))
+
+    rows, error, messages = logged("tests.fuzz.csv", rows_of)
+    return Outcome(rows, error, bad[0].count, messages)
 
 
 @budget(60)
