@@ -122,10 +122,11 @@ class ExportHighlightsStream(_ExportStream):
 
     As on the API path, where they are a child of ``items`` (the SDK syncs a row's
     children only when the stream map keeps the row), a highlight goes out only if its
-    item would: when the ``items`` stream map may drop rows (a ``__filter__``, or the
-    stream mapped to null), the items are read first, quietly, through that map's filter,
-    and the highlights of items it drops (or that the export does not hold) are left out.
-    That holds whether or not ``items`` is selected.
+    item would: when ``items`` has a stream map (its ``__filter__``, or the stream mapped
+    to null, may drop rows; the SDK does not tell whether one is set), the items are read
+    first, quietly, through that map's filter, and the highlights of items it drops (or
+    that the export does not hold) are left out. That holds whether or not ``items`` is
+    selected. Without a map on ``items`` nothing is read twice.
     """
 
     name, primary_keys, replication_key, schema = HIGHLIGHTS
