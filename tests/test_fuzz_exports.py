@@ -52,6 +52,7 @@ from tap_pocket.export import (
     normalise_url,
 )
 from tap_pocket.export.csv_parts import csv_items
+from tap_pocket.export.html_tokens import StartTag, Tokenizer
 from tap_pocket.export.ids import unescape_entities
 from tap_pocket.export.layout import ExportFile
 from tap_pocket.export.problems import BadRows, RoundedTimes, SeenIds
@@ -710,6 +711,29 @@ def test_lines_without_a_quote_are_split_as_the_csv_module_reads_them(
         parsed.messages,
     )
     assert str(split.error) == str(parsed.error)
+
+
+#: What tags are made of, for :func:`test_a_plain_tag_is_read_as_the_tag_states_read_it`.
+TAG_PIECE = st.sampled_from(
+    [" ", "\n", "\t", "\r", "=", '"', "'", "/", ">", "<", "`", "&amp;", "href", "HREF",
+     "tags", "time_added", "x", "é", "1600000000", ' href="a>b"', " tags=''", " x=1"]
+)  # fmt: skip
+
+
+@budget(300)
+@given(
+    opener=st.sampled_from(["<a", "</a", "<A", "<li"]),
+    pieces=st.lists(TAG_PIECE, max_size=16),
+)
+def test_a_plain_tag_is_read_as_the_tag_states_read_it(opener: str, pieces: list[str]) -> None:
+    """The tokenizer's one-regex reading of a plain tag equals its states' reading."""
+    text = opener + "".join(pieces) + ">"
+    plain = Tokenizer()._plain_tag(text, 0)  # noqa: SLF001 - the two readings compared
+    if plain is not None:
+        name_at = 2 if opener.startswith("</") else 1
+        assert plain == Tokenizer()._tag(text, 0, name_at)  # noqa: SLF001
+        token = plain[1]
+        assert not isinstance(token, StartTag) or token.error is None
 
 
 # Mutated exports: rows from the input only, nothing lost silently -----------------------

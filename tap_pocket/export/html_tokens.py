@@ -85,7 +85,7 @@ class TagError:
         return f"{what} (HTML parse error {self.code})"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class StartTag:
     """``<name attributes>``: the first value of each attribute, as written."""
 
@@ -96,7 +96,7 @@ class StartTag:
     error: TagError | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class EndTag:
     """``</name>``."""
 
@@ -104,7 +104,7 @@ class EndTag:
     line: int
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Text:
     """Text between tags, as written; ``line`` is where it starts."""
 
@@ -215,6 +215,9 @@ class Tokenizer:
         """Move :attr:`line` past ``text``: LF, CR and CRLF each end a line."""
         if not text:
             return
+        if not self._after_cr and "\r" not in text:  # LF line ends, or none
+            self.line += text.count("\n")
+            return
         breaks = _line_breaks(text)
         if self._after_cr and text[0] == "\n":
             breaks -= 1  # the LF of a CRLF split between two pieces
@@ -232,14 +235,14 @@ class Tokenizer:
             return None
         second = buffer[at + 1]
         if second.isascii() and second.isalpha():
-            return self._tag(buffer, at, at + 1)
+            return self._plain_tag(buffer, at) or self._tag(buffer, at, at + 1)
         if second == "/":
             if at + 2 >= size:
                 self.unfinished = "a tag"
                 return None
             third = buffer[at + 2]
             if third.isascii() and third.isalpha():
-                return self._tag(buffer, at, at + 2)
+                return self._plain_tag(buffer, at) or self._tag(buffer, at, at + 2)
             if third == ">":  # missing-end-tag-name: nothing
                 return at + 3, None
             return self._until(buffer, at, ">", "a tag")  # bogus comment
@@ -271,6 +274,29 @@ class Tokenizer:
             self.unfinished = unfinished
             return None
         return stop + len(end), None
+
+    def _plain_tag(self, buffer: str, at: int) -> tuple[int, Token] | None:
+        """The tag at ``at`` read at once, if it is a plain one; else None (see :meth:`_tag`).
+
+        Plain: it ends at the first ``>`` within :data:`_PLAIN_TAG_CHARS` and HTML reads it
+        without a parse error (each attribute after whitespace, a name without ``"'<=``, a
+        quoted value or an unquoted one without ``"'<=`` and backquote, each name once):
+        what the states of :meth:`_tag` would give, found by two regular expressions.
+        """
+        end = buffer.find(">", at, at + _PLAIN_TAG_CHARS)
+        tag = None if end < 0 else _PLAIN_TAG.fullmatch(buffer, at, end + 1)
+        if tag is None:
+            return None
+        name = tag["name"].translate(_LOWER)
+        if tag["end"]:
+            return end + 1, EndTag(name, self.line)
+        attributes: dict[str, str] = {}
+        for attribute, double, single, bare in _PLAIN_ATTRIBUTE.findall(tag["attributes"]):
+            key = attribute.translate(_LOWER)
+            if key in attributes:
+                return None  # duplicate-attribute: read by the states, which say so
+            attributes[key] = double or single or bare
+        return end + 1, StartTag(name, self.line, attributes)
 
     def _tag(  # noqa: C901, PLR0912 - the states of a tag, in order
         self, buffer: str, at: int, name_at: int
@@ -379,6 +405,20 @@ def _comment_end(buffer: str, start: int) -> int | None:
         return start + 2
     end = _COMMENT_END.search(buffer, start)
     return None if end is None else end.end()
+
+
+#: A plain tag (see :meth:`Tokenizer._plain_tag`) is looked for in at most so many characters.
+_PLAIN_TAG_CHARS = 4096
+_S = r"[\t\n\f\r ]"
+_PLAIN_ATTRIBUTE_TEXT = (
+    rf"{_S}+([^\t\n\f\r />=\"'<][^\t\n\f\r />=\"'<]*)"
+    rf"(?:{_S}*={_S}*(?:\"([^\"]*)\"|'([^']*)'|([^\t\n\f\r >\"'<=`]+)))?"
+)
+_PLAIN_TAG = re.compile(
+    rf"<(?P<end>/?)(?P<name>[A-Za-z][^\t\n\f\r />]*)"
+    rf"(?P<attributes>(?:{_PLAIN_ATTRIBUTE_TEXT})*){_S}*/?>"
+)
+_PLAIN_ATTRIBUTE = re.compile(_PLAIN_ATTRIBUTE_TEXT)
 
 
 def _line_breaks(text: str) -> int:
