@@ -56,6 +56,8 @@ class Run:
     stderr_path: Path | None = None
     #: User + system CPU seconds of the command and the descendants it waited for.
     cpu_seconds: float = 0.0
+    #: Lines the command wrote to stdout, when it wrote them into a pipe (:data:`PIPE`).
+    stdout_lines: int | None = None
 
     def stderr_tail(self, lines: int = 15) -> str:
         """The last ``lines`` lines of the process's stderr, if it was kept in a file."""
@@ -66,12 +68,15 @@ class Run:
 
 
 MEASURE = BENCH / "measure.py"
+#: ``timed_run(stdout=PIPE)``: stdout goes into a pipe that this process reads as it comes,
+#: as a loader reads a tap's output (a pipe blocks a writer that outruns its reader).
+PIPE = "pipe"
 
 
 def timed_run(
     args: t.Sequence[str],
     *,
-    stdout: Path | None = None,
+    stdout: Path | t.Literal["pipe"] | None = None,
     stderr: Path | None = None,
     env: t.Mapping[str, str] | None = None,
     cwd: Path | None = None,
@@ -79,18 +84,31 @@ def timed_run(
     """Run ``args`` to completion through bench/measure.py.
 
     What it measures: the wall time, and the peak RSS of the largest process of the
-    child's tree (not of this harness, see measure.py).
+    child's tree (not of this harness, see measure.py). stdout goes to a file, to
+    /dev/null (None), or into a pipe whose lines are counted (:data:`PIPE`).
     """
+    lines = None
     with tempfile.TemporaryDirectory(prefix="bench-measure-") as tmp:
         result_file = Path(tmp) / "result.json"
-        out = (stdout or Path(os.devnull)).open("wb")  # both closed by the with below
-        err = (stderr or Path(os.devnull)).open("wb")
-        with out, err:
-            subprocess.run(
-                [sys.executable, "-I", "-S", str(MEASURE), str(result_file), *args],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=err, check=False,
-                env=dict(env) if env is not None else None, cwd=cwd,
-            )  # fmt: skip
+        command = [sys.executable, "-I", "-S", str(MEASURE), str(result_file), *args]
+        options: dict[str, t.Any] = {
+            "stdin": subprocess.DEVNULL,
+            "env": dict(env) if env is not None else None,
+            "cwd": cwd,
+        }
+        err = (stderr or Path(os.devnull)).open("wb")  # closed by the with below
+        with err:
+            if stdout == PIPE:
+                with subprocess.Popen(
+                    command, stdout=subprocess.PIPE, stderr=err, **options
+                ) as process:
+                    assert process.stdout is not None  # noqa: S101 - stdout=PIPE
+                    lines = 0
+                    while chunk := process.stdout.read1(1 << 20):
+                        lines += chunk.count(b"\n")
+            else:
+                with (stdout or Path(os.devnull)).open("wb") as out:
+                    subprocess.run(command, stdout=out, stderr=err, check=False, **options)
         result = json.loads(result_file.read_text())
     return Run(
         list(args),
@@ -99,6 +117,7 @@ def timed_run(
         result["returncode"],
         stderr,
         result["cpu_seconds"],
+        lines,
     )
 
 

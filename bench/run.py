@@ -11,10 +11,13 @@ Prints a Markdown table and writes it to bench/results/latest.md (+ latest.json)
 How things are measured:
 * every measured program is its own process; wall time is from start to exit, peak RSS is
   ``ru_maxrss`` from ``wait4`` (the largest single process of its tree);
-* "items/s" is items / wall time; "net items/s" is items / (wall time - startup), startup
-  being the median wall time of a run that only starts the program (``tap-pocket
-  --about``, ``pocket-to-sqlite --version``, ``source-pocket spec``). The tap's targets
-  are checked against the net figure, the Postgres target against wall time;
+* "items/s" is items / wall time, start-up included; "net items/s" is items / (wall time -
+  startup), startup being the median wall time of a run that only starts the program
+  (``tap-pocket --about``, ``pocket-to-sqlite --version``, ``source-pocket spec``). The
+  export (RECORD) and Postgres targets are checked against wall time (what a user waits),
+  the API and BATCH targets against the net figure;
+* export mode writes its RECORD messages into a pipe that the harness reads as they come,
+  as a loader reads a tap's output;
 * the emulator runs in a thread of this harness process, so it has the other core and
   its request log counts every /v3/get call. For the "server caps at 30" runs the harness
   lowers each request's ``count`` to 30 before the emulator sees it, as Pocket's classic
@@ -51,6 +54,7 @@ import alternatives
 from harness import (
     BENCH,
     DOCUMENTED_MAX_COUNT,
+    PIPE,
     REPO,
     BenchEmulator,
     Library,
@@ -163,10 +167,12 @@ def median_run(runs: list[t.Any]) -> t.Any:
 def export_scenario(
     rows: int, startup: float, workdir: Path, repeats: int, *, batch: bool = False
 ) -> Row:
-    """tap-pocket on a generated pocket.zip, messages to /dev/null.
+    """tap-pocket on a generated pocket.zip, its messages read from a pipe.
 
-    With ``batch``, the SDK's BATCH mode: the rows go to gzipped JSON Lines files (counted
-    afterwards) and only BATCH messages to stdout.
+    The target is on wall time, start-up included: what a user waits for the rows. With
+    ``batch``, the SDK's BATCH mode: the rows go to gzipped JSON Lines files (counted
+    afterwards) and only BATCH messages to stdout; its target stays on the net figure (the
+    files are compressed and written, not streamed).
     """
     export, expected = synthetic_export(rows)
     config_values: dict[str, t.Any] = {"export_path": str(export)}
@@ -183,26 +189,29 @@ def export_scenario(
         shutil.rmtree(batches, ignore_errors=True)
         batches.mkdir()
         stderr = workdir / f"export-{rows}-{i}.stderr"
-        run = timed_run([str(TAP), "--config", str(config)], stderr=stderr)
+        run = timed_run([str(TAP), "--config", str(config)], stdout=PIPE, stderr=stderr)
         items = batch_row_count(batches, "items") if batch else singer_record_count(stderr, "items")
         runs.append((run, items))
     shutil.rmtree(batches, ignore_errors=True)
     run, items = median_run(runs)
     mode = "BATCH (jsonl.gz files)" if batch else "RECORD messages"
+    speed = "net items/s" if batch else "items/s (wall, start-up included)"
     row = Row(
-        scenario=f"export mode, {rows:,} rows, {mode} -> /dev/null",
+        scenario=f"export mode, {rows:,} rows, {mode} -> a pipe",
         items=items,
         expected_items=expected,
         seconds=run.seconds,
         startup_seconds=startup,
         peak_rss_mb=run.peak_rss_mb,
-        target=f">= {EXPORT_ITEMS_PER_S:,} net items/s, peak RSS < {EXPORT_PEAK_RSS_MB} MB",
+        target=f">= {EXPORT_ITEMS_PER_S:,} {speed}, peak RSS < {EXPORT_PEAK_RSS_MB} MB",
+        note=f"{run.stdout_lines or 0:,} messages read from the pipe",
     )
     _check_exit(row, run)
     if row.passed is None:
+        measured = row.net_items_per_s if batch else row.items_per_s
         row.passed = bool(
             row.all_items
-            and (row.net_items_per_s or 0) >= EXPORT_ITEMS_PER_S
+            and (measured or 0) >= EXPORT_ITEMS_PER_S
             and run.peak_rss_mb < EXPORT_PEAK_RSS_MB
         )
     return row
@@ -675,18 +684,19 @@ def method_lines(info: dict[str, t.Any]) -> list[str]:
     return [
         (
             "How: each program runs as its own process (peak RSS: its largest process). Items/s"
-            " = items / wall time; net items/s = items / (wall time - start-up), start-up being"
-            f" the median of 5 `tap-pocket --about` ({info['tap_startup']:.2f} s), of 3"
-            " `pocket-to-sqlite --version` or `source-pocket spec`, or, for Meltano, a"
-            " 1,000-row pipeline run. The tap's targets are checked on net items/s, Postgres on"
-            " wall time."
+            " = items / wall time, start-up included; net items/s = items / (wall time -"
+            f" start-up), start-up being the median of 5 `tap-pocket --about`"
+            f" ({info['tap_startup']:.2f} s), of 3 `pocket-to-sqlite --version` or"
+            " `source-pocket spec`, or, for Meltano, a 1,000-row pipeline run. The export"
+            " (RECORD) and Postgres targets are checked on wall time (start-up included), the"
+            " API and export BATCH targets on net items/s."
         ),
         (
-            f"tap-pocket rows: {runs}. Export mode writes to"
-            " /dev/null; API mode runs (all programs) keep their output to check which items"
-            " came: tap-pocket and source-pocket write their messages to a file,"
-            " pocket-to-sqlite its SQLite database (with full-text index), its own way of"
-            " working."
+            f"tap-pocket rows: {runs}. Export mode writes into a pipe the harness reads as"
+            " the lines come (as a loader reads a tap); API mode runs (all programs) keep"
+            " their output to check which items came: tap-pocket and source-pocket write"
+            " their messages to a file, pocket-to-sqlite its SQLite database (with full-text"
+            " index), its own way of working."
         ),
         (
             "Emulator: a generated account (seed 0), served from a thread of the harness"

@@ -247,7 +247,11 @@ class DirectRecordsStream(Stream):
     ) -> int:
         """Write ``rows`` (and their children first), then move the bookmark past them."""
         replication_key = self.replication_key if self.replication_method == INCREMENTAL else None
-        has_children = bool(self.child_streams)
+        # The SDK asks every row for child contexts, but syncs only the children that are
+        # selected or have selected descendants: with none, asking changes nothing.
+        has_children = any(
+            child.selected or child.has_selected_descendents for child in self.child_streams
+        )
         buffer, head, tail = writer.buffer, lines.head, lines.tail()
         encode_into = lines.encode_into
         latest: t.Any = None

@@ -11,7 +11,8 @@ import typing as t
 import click
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
-from singer_sdk.plugin_base import SingerCommand
+from singer_sdk.plugin_base import PluginBase, SingerCommand
+from singer_sdk.singerlib import Catalog
 from typing_extensions import override
 
 from tap_pocket.output import BufferedMsgSpecWriter
@@ -58,6 +59,23 @@ class TapPocket(Tap):
         for name, text in secret_values(self.config, self.config_jsonschema):
             REDACTOR.protect(name, [text])
 
+    @override
+    def setup_mapper(self) -> None:
+        """The SDK's mapper, given each stream's schema as if the catalog selected it.
+
+        ``Tap.setup_mapper`` registers the schema the catalog selects, and a deselected
+        stream's has no columns: a stream map on it failed ("Invalid key properties",
+        meltano/sdk#1942). Yet ``items`` is read for its children when only
+        ``highlights`` is selected, and its map's ``__filter__`` decides which highlights
+        go out, so that map needs the items' columns. A stream's own column selection
+        is kept.
+        """
+        PluginBase.setup_mapper(self)  # Tap's registers the selected schemas only
+        catalog = Catalog.from_dict(self.catalog.to_dict())
+        for entry in catalog.streams:
+            entry.metadata.root.selected = True
+        self.mapper.register_raw_streams_from_catalog(catalog)
+
     @property
     def export_mode(self) -> bool:
         """Whether the tap reads an export (``export_path``) rather than the API."""
@@ -80,9 +98,10 @@ class TapPocket(Tap):
                 skip_bad_rows=bool(setting(self.config, "skip_bad_rows")),
                 logger=self.logger,
             )
+            items = ExportItemsStream(self, reader=reader)
             return [
-                ExportItemsStream(self, reader=reader),
-                ExportHighlightsStream(self, reader=reader),
+                items,
+                ExportHighlightsStream(self, reader=reader, items=items),
                 ExportPagesStream(self),
             ]
         from tap_pocket.api.streams import HighlightsStream, ItemsStream

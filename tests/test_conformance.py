@@ -40,11 +40,18 @@ with an input bookmark; child streams (every ``api`` cell); a dry run
 (``Tap.run_sync_dry_run``) and ``--test`` (``Tap.cb_test`` builds the tap from the
 config alone and calls ``run_connection_test``, which this calls in process so the spies
 see it); BATCH with jsonl (gzip, none) and parquet.
+
+A stream map's ``__filter__`` on ``items`` drops the highlights of the items it drops on
+every path (issue #20, item 5): the matrix checks it per source, with and without
+``items`` selected, and :func:`test_an_items_filter_keeps_the_same_highlights_on_every_path`
+reads one library through the API, its dump and its export zip and finds the same
+highlights.
 """
 
 from __future__ import annotations
 
 import copy
+import csv
 import difflib
 import gzip
 import hashlib
@@ -52,6 +59,7 @@ import io
 import itertools
 import json
 import typing as t
+import zipfile
 from contextlib import redirect_stdout
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -61,6 +69,7 @@ import pytest
 from singer_sdk import Stream
 
 from pocket_emulator import PocketEmulator, generate_account
+from tap_pocket.export import normalise_url
 from tap_pocket.tap import TapPocket
 
 from .conftest import FIXTURES, ROOT, SyncOutput, config_for, parse_messages, run_tap
@@ -345,15 +354,52 @@ def check_filtered(out: SyncOutput, base: SyncOutput, source: Source) -> None:
     items = [row for row in base.records["items"] if kept(row, "item_id")]
     assert 0 < len(items) < len(base.records["items"])
     assert out.records["items"] == items
+    # Each highlight its own filter keeps, unless the items filter drops its item.
     highlights = [row for row in base.records["highlights"] if kept(row, "highlight_id")]
     assert 0 < len(highlights) < len(base.records["highlights"])
-    if source.export:
-        assert out.records["highlights"] == highlights
-    else:
-        # A child stream: the highlights of a page go out with its last item, unless the
-        # items filter drops that item (then they wait for the next page's).
-        assert out.records["highlights"]
-        assert all(row in highlights for row in out.records["highlights"])
+    assert out.records["highlights"] == highlights_of(items, highlights)
+    if source.name != "dump":  # the dump's highlights are all on one item, which is kept
+        assert len(out.records["highlights"]) < len(highlights)
+
+
+def highlights_of(
+    items: list[dict[str, t.Any]], highlights: list[dict[str, t.Any]]
+) -> list[dict[str, t.Any]]:
+    """The highlights whose item is one of ``items``, in their order."""
+    kept_ids = {row["item_id"] for row in items}
+    return [row for row in highlights if row["item_id"] in kept_ids]
+
+
+def unread(row: dict[str, t.Any]) -> bool:
+    """README's ``__filter__``, in Python."""
+    return bool(row.get("status") == "unread")
+
+
+def check_items_filtered(out: SyncOutput, base: SyncOutput, source: Source) -> None:
+    """README's filter: the highlights of the items it drops are dropped with them.
+
+    On every path alike: the API's (a child of items), the export zip's and the dump's.
+    (The real dump's two items are both unread: it keeps all; the dump of a library
+    with archived highlighted items is in
+    :func:`test_an_items_filter_keeps_the_same_highlights_on_every_path`.)
+    """
+    items = [row for row in base.records["items"] if unread(row)]
+    assert out.records["items"] == items
+    assert out.records["highlights"] == highlights_of(items, base.records["highlights"])
+    dropped = len(base.records["highlights"]) - len(out.records["highlights"])
+    if source.name == "zip":  # the demo's 9 highlights all belong to archived items
+        assert dropped == DEMO_HIGHLIGHTS
+    elif source.name == "api":
+        assert 0 < dropped < len(base.records["highlights"])
+
+
+def check_items_filtered_highlights_only(out: SyncOutput, base: SyncOutput, source: Source) -> None:
+    """The items filter applies to highlights when items are not selected, too."""
+    assert "items" not in streams_of(out, "SCHEMA", "RECORD")
+    items = [row for row in base.records["items"] if unread(row)]
+    assert out.records["highlights"] == highlights_of(items, base.records["highlights"])
+    if source.name != "dump":
+        assert len(out.records["highlights"]) < len(base.records["highlights"])
 
 
 def check_hashed(out: SyncOutput, base: SyncOutput, _source: Source) -> None:
@@ -486,6 +532,9 @@ def check_parquet_batches(out: SyncOutput, base: SyncOutput, _source: Source) ->
 
 
 FULL_TABLE = "FULL_TABLE"
+#: README's stream map: the unread items only.
+README_FILTER = {"items": {"__filter__": 'status == "unread"'}}
+DEMO_HIGHLIGHTS = 9
 CASES = [
     Case("default", check_default),
     Case("select-both", check_same_rows, select=STREAMS),
@@ -532,6 +581,19 @@ CASES = [
             }
         },
         direct=NONE,
+    ),
+    Case(
+        "map-filter-items",
+        check_items_filtered,
+        settings={"stream_maps": README_FILTER},
+        direct=frozenset({"highlights"}),
+    ),
+    Case(
+        "map-filter-items-select-highlights",
+        check_items_filtered_highlights_only,
+        settings={"stream_maps": README_FILTER},
+        select=frozenset({"highlights"}),
+        direct=frozenset({"highlights"}),
     ),
     Case(
         "map-md5",
@@ -667,3 +729,69 @@ def test_fast_path_writes_what_the_sdk_path_writes(
     assert fast_messages == sdk_messages, difference(fast_messages, sdk_messages)
     # Byte for byte: the keys in the same order too (dict equality ignores it).
     assert [json.dumps(m) for m in fast_messages] == [json.dumps(m) for m in sdk_messages]
+
+
+def write_export_zip(path: Path, entries: list[dict[str, t.Any]]) -> None:
+    """The pocket.zip Pocket would have exported for these ``/v3/get`` list entries."""
+    rows = io.StringIO()
+    writer = csv.writer(rows, lineterminator="\n")
+    writer.writerow(["title", "url", "time_added", "tags", "status"])
+    annotations = []
+    for entry in entries:
+        status = {"0": "unread", "1": "archive"}[entry["status"]]
+        tags = "|".join(sorted(entry.get("tags") or {}))
+        writer.writerow(
+            [entry["given_title"], entry["given_url"], entry["time_added"], tags, status]
+        )
+        if entry.get("annotations"):
+            highlights = [
+                {"quote": a["quote"], "created_at": int(when(a["created_at"]).timestamp())}
+                for a in entry["annotations"]
+            ]
+            annotations.append(
+                {"url": entry["given_url"], "title": entry["given_title"], "highlights": highlights}
+            )
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("part_000000.csv", rows.getvalue())
+        archive.writestr("annotations/part_000000.json", json.dumps(annotations))
+
+
+def test_an_items_filter_keeps_the_same_highlights_on_every_path(
+    clock: FakeClock, tmp_path: Path
+) -> None:
+    """README's filter on one library, read from the API, its dump and its export zip.
+
+    The same highlights survive on each path: those of the unread items.
+    """
+    account = generate_account(70, seed=5, clock=clock)
+    entries = account.live_items(annotations=True)
+    dump = tmp_path / "dump.json"
+    dump.write_text(json.dumps({"status": 1, "list": {e["item_id"]: e for e in entries}}))
+    export = tmp_path / "pocket.zip"
+    write_export_zip(export, entries)
+
+    def highlights(config: dict[str, t.Any], filtered: bool) -> set[tuple[str, str]]:
+        maps = {"stream_maps": README_FILTER} if filtered else {}
+        rows = run_tap({**config, **maps}).records["highlights"]
+        return {(normalise_url(row["url"]), row["quote"]) for row in rows}
+
+    expected = {
+        (normalise_url(entry["given_url"]), annotation["quote"])
+        for entry in entries
+        if entry["status"] == "0"
+        for annotation in entry.get("annotations", [])
+    }
+    every = {
+        (normalise_url(e["given_url"]), a["quote"])
+        for e in entries
+        for a in e.get("annotations", [])
+    }
+    assert expected
+    assert len(expected) < len(every)
+    with PocketEmulator(account) as emulator:
+        api = config_for(emulator, page_size=25)
+        assert highlights(api, filtered=False) == every
+        assert highlights(api, filtered=True) == expected
+    for config in ({"export_path": str(dump)}, {"export_path": str(export)}):
+        assert highlights(config, filtered=False) == every
+        assert highlights(config, filtered=True) == expected

@@ -163,9 +163,10 @@ def test_a_zip_member_failing_its_check_names_zip_member_and_line(
             b"Two,https://example.com/2,yesterday,,unread\n",
             "time_added 'yesterday' is not a unix timestamp",
         ),
+        (b"Two,https://example.com/2,NaN,,unread\n", "time_added 'NaN' is not a unix timestamp"),
         (
-            b"Two,https://example.com/2,1600000000.5,,unread\n",
-            "time_added '1600000000.5' is not a unix timestamp",
+            b"Two,https://example.com/2,1e400,,unread\n",
+            "time_added 1e400 is not a date between 2000 and 2100",
         ),
         (
             b"Two,https://example.com/2,20200913,,unread\n",
@@ -239,7 +240,7 @@ def test_skip_bad_rows_logs_each_skip_and_a_summary(
     assert warnings == [
         (
             f"Skipped a bad items row (skip_bad_rows): {path}, line 3: time_added 'never' is "
-            "not a unix timestamp (whole seconds since 1970)"
+            "not a unix timestamp (seconds since 1970)"
         ),
         (
             f"Skipped a bad items row (skip_bad_rows): {path}, line 4: unknown status 'starred' "

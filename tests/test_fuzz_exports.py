@@ -1,6 +1,10 @@
 """Property and fuzz tests over the export readers: CSV parts, ril_export.html, annotations, dumps.
 
-Generated valid exports round-trip exactly (zip, folder or single file). Mutated ones
+Generated valid exports round-trip exactly (zip, folder or single file), and so do valid
+but unusual ones (issue #20): every quirk real exports hold or a tool may write, in both
+formats, through every container (:func:`unusual_links`, :func:`unusual_csv`,
+:func:`unusual_html`); their oracle is "every row loads exactly", with the same rows from
+the CSV and the HTML form of one library. Mutated ones
 (truncated, bytes flipped, quotes, NULs and newlines inserted, a line doubled, a field
 over its cap, deep nesting) either load rows or fail with a one-line
 :class:`~tap_pocket.export.ExportError`, never another exception, and the rows loaded
@@ -33,13 +37,26 @@ import tempfile
 import typing as t
 import zipfile
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tap_pocket.export import ExportError, ExportReader, derive_highlight_id, derive_item_id
+from tap_pocket.export import (
+    ExportError,
+    ExportReader,
+    derive_highlight_id,
+    derive_item_id,
+    normalise_url,
+)
+from tap_pocket.export.csv_parts import csv_items
+from tap_pocket.export.html_tokens import StartTag, Tokenizer
+from tap_pocket.export.ids import unescape_entities
+from tap_pocket.export.layout import ExportFile
+from tap_pocket.export.problems import BadRows, RoundedTimes, SeenIds
+from tap_pocket.export.utf8 import DECODE_ERRORS
 from tap_pocket.timestamps import EARLIEST, LATEST, unix_to_iso
 from tests.fixtures.export.hostile import (
     BLOCK,
@@ -210,6 +227,189 @@ def dump_export(entries: list[Link]) -> Serialized:
     return Serialized("".join(body).encode(), rows, spans)
 
 
+# Valid but unusual exports ---------------------------------------------------------------
+
+#: What real URLs hold: spaces, commas, leaked ``&amp;``, a raw ``&``, non-ASCII, a line
+#: break pasted from a share sheet, and what HTML allows raw in a quoted value.
+URL_PIECE = st.sampled_from(
+    [" ", ",", "&amp;", "&", "&copy=1", "&region=eu", "é", "日本", "\n", "\r\n", "\r", ">",
+     "'", "<", '"', "%20", "?q=", "#top", "&#039;", "|"]
+) | st.from_regex(r"[a-z0-9/?=%_.~-]{1,6}", fullmatch=True)  # fmt: skip
+TITLE_PIECE = st.text(TITLE_CHARACTERS, max_size=8) | st.sampled_from(
+    ["&amp;", "&#039;", "&quot;", "\r\n", "\r", '"', "'", ",", "<b>", "Überblick", "\u2028"]
+)
+#: Titles real exports hold: Pocket's legacy cut at 75 characters keeps its trailing space;
+#: a page that did not load; the URL itself.
+SPECIAL_TITLE = st.sampled_from(["cut", "problem", "url", "empty", "pieces"])
+
+
+@dataclass(frozen=True)
+class Unusual:
+    """A saved link as a valid export may write it: values as stored, the time as written."""
+
+    url: str
+    title: str
+    added: int
+    written_time: str  # 1600000000, 1600000000.0, 1.6E+9 or 1600000000.25
+    tags: tuple[str, ...]
+    archived: bool
+
+    @property
+    def fractional(self) -> bool:
+        return Decimal(self.written_time) != self.added
+
+    def row(self) -> dict[str, t.Any]:
+        moment = unix_to_iso(self.added)
+        title = unescape_entities(self.title)
+        return {
+            "item_id": derive_item_id(self.url),
+            "given_url": normalise_url(self.url),
+            "given_title": title,
+            "status": "archived" if self.archived else "unread",
+            "time_added": moment,
+            "time_updated": moment,
+            "tags": sorted(set(self.tags)),
+        }
+
+
+@st.composite
+def unusual_links(draw: st.DrawFn, *, max_size: int = 10) -> list[Unusual]:
+    entries = []
+    for n in range(draw(st.integers(1, max_size))):
+        url = f"https://example.com/{n}/" + "".join(draw(st.lists(URL_PIECE, max_size=5)))
+        special = draw(SPECIAL_TITLE)
+        pieces = "".join(draw(st.lists(TITLE_PIECE, max_size=5)))
+        title = {
+            "cut": (pieces + " Longform essay on the history of reading " * 3)[:74] + " ",
+            "problem": "Problem loading page",
+            "url": url,
+            "empty": "",
+            "pieces": pieces,
+        }[special]
+        added = draw(st.integers(EARLIEST, LATEST - 1))
+        written = draw(
+            st.sampled_from(
+                [str(added), f"{added}.0", f"{Decimal(added):E}", f"{added}.25", f" {added} "]
+            )
+        )
+        entries.append(
+            Unusual(
+                url=url,
+                title=title,
+                added=added,
+                written_time=written,
+                tags=tuple(draw(st.lists(TAG, max_size=3))),
+                archived=draw(st.booleans()),
+            )
+        )
+    return entries
+
+
+def unusual_csv(entries: list[Unusual], line_end: str) -> Serialized:
+    """A CSV part of ``entries``, its lines ending with ``line_end`` (LF, CRLF or CR)."""
+    data = io.BytesIO()
+    data.write(HEADER.replace("\n", line_end).encode())
+    spans = []
+    for link in entries:
+        status = "archive" if link.archived else "unread"
+        fields = [link.title, link.url, link.written_time, "|".join(link.tags), status]
+        start = data.tell()
+        data.write((",".join(map(_csv_field, fields)) + line_end).encode())
+        spans.append((start, data.tell()))
+    return Serialized(data.getvalue(), [link.row() for link in entries], spans)
+
+
+def _csv_field(value: str) -> str:
+    """A field as RFC 4180 writes it: quoted when it holds a comma, a quote or a line break.
+
+    (The csv module's writer leaves a CR unquoted when the line ends are LF.)
+    """
+    if any(char in value for char in ',"\r\n'):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+#: Characters a writer may escape or not: HTML allows each raw in a double-quoted value,
+#: and all but ``<`` in text.
+_OPTIONAL_ESCAPES = {">": "&gt;", "'": "&#39;", "\n": "&#10;", "\r": "&#13;", "é": "&#233;"}
+
+
+def _escaped(text: str, required: dict[str, str], raw: bool) -> str:
+    """``text`` with ``&`` and ``required`` escaped, the optional ones too unless ``raw``."""
+    text = text.replace("&", "&amp;")
+    for char, reference in {**required, **({} if raw else _OPTIONAL_ESCAPES)}.items():
+        text = text.replace(char, reference)
+    return text
+
+
+def unusual_html(entries: list[Unusual], raw: bool) -> Serialized:
+    """A ril_export.html of ``entries``: with ``raw``, what HTML allows is written raw."""
+    ordered = [e for e in entries if not e.archived] + [e for e in entries if e.archived]
+    parts = ril_export_html([]).split("\t\t</ul>")
+    head = parts[0]  # up to and with the Unread list's <ul>
+    middle = "\t\t</ul>" + parts[1]  # to and with the Read Archive list's <ul>
+    tail = "\t\t</ul>" + parts[2]
+    data = bytearray(head.encode())
+    spans = []
+    for index, link in enumerate(ordered):
+        if index == len(ordered) - sum(e.archived for e in entries):
+            data += middle.encode()
+        start = len(data)
+        data += (
+            f'<li><a href="{_escaped(link.url, {chr(34): "&quot;"}, raw)}" '
+            f'time_added="{link.written_time}" '
+            f'tags="{_escaped(",".join(link.tags), {chr(34): "&quot;"}, raw)}">'
+            f"{_escaped(link.title, {'<': '&lt;'}, raw)}</a></li>\n"
+        ).encode()
+        spans.append((start, len(data)))
+    if not any(e.archived for e in entries):
+        data += middle.encode()
+    data += tail.encode()
+    return Serialized(bytes(data), [e.row() for e in ordered], spans)
+
+
+def write_container(folder: Path, name: str, data: bytes, container: str) -> Path:
+    """``data`` saved as ``name`` in a container a user may hand the tap.
+
+    ``file`` (alone), ``zip``, ``folder`` (unzipped), ``nested folder`` (unzipped into a
+    folder of its own) or ``zip with a folder`` (a re-zipped export folder).
+    """
+    if container == "file":
+        path = folder / name
+        path.write_bytes(data)
+        return path
+    if container in ("zip", "zip with a folder"):
+        path = folder / "pocket.zip"
+        prefix = "pocket/" if container == "zip with a folder" else ""
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(prefix + name, data)
+            if prefix:
+                archive.writestr("__MACOSX/pocket/._" + name, b"\0\5\26\7")
+        return path
+    export = folder / "pocket" / ("pocket" if container == "nested folder" else "")
+    export.mkdir(parents=True, exist_ok=True)
+    (export / name).write_bytes(data)
+    return folder / "pocket"
+
+
+CONTAINERS = ("file", "zip", "folder", "nested folder", "zip with a folder")
+
+
+def read_in(container: str, name: str, data: bytes) -> Outcome:
+    """The items of ``data`` saved as ``name`` in ``container`` (:func:`write_container`)."""
+    with tempfile.TemporaryDirectory() as folder:
+        return read(write_container(Path(folder), name, data, container), "items")
+
+
+def assert_loads_exactly(export: Serialized, outcome: Outcome, entries: list[Unusual]) -> None:
+    """The oracle of valid input: every row, exactly; one WARNING for fractional times."""
+    assert outcome.error is None, outcome.error
+    assert outcome.rows == export.rows
+    assert outcome.reported == 0
+    fractions = [m for m in outcome.messages if "fraction of a second" in m]
+    assert len(fractions) == (1 if any(e.fractional for e in entries) else 0), fractions
+
+
 # Running the reader and judging what it did ---------------------------------------------
 
 
@@ -227,32 +427,43 @@ class Outcome:
     rows: list[dict[str, t.Any]]
     error: ExportError | None
     reported: int  # bad rows and duplicates counted in the run's summaries
+    messages: list[str]  # everything the run logged
 
 
-def read(path: Path, stream: str) -> Outcome:
-    logger = logging.getLogger(f"tests.fuzz.{stream}")
+def logged(
+    name: str, rows_of: t.Callable[[logging.Logger], t.Iterable[dict[str, t.Any]]]
+) -> tuple[list[dict[str, t.Any]], ExportError | None, list[str]]:
+    """The rows ``rows_of`` a logger named ``name`` gives, its ExportError, what it logged."""
+    logger = logging.getLogger(name)
     logger.propagate = False
     log = _Log()
     logger.addHandler(log)
     rows: list[dict[str, t.Any]] = []
     error = None
     try:
-        reader = ExportReader(path, skip_bad_rows=True, logger=logger)
-        rows.extend(getattr(reader, stream)())
+        rows.extend(rows_of(logger))
     except ExportError as exc:  # anything else fails the test with its traceback
         error = exc
     finally:
         logger.removeHandler(log)
+    return rows, error, log.messages
+
+
+def read(path: Path, stream: str) -> Outcome:
+    rows, error, messages = logged(
+        f"tests.fuzz.{stream}",
+        lambda logger: getattr(ExportReader(path, skip_bad_rows=True, logger=logger), stream)(),
+    )
     reported = sum(
         int(match.group(1))
-        for message in log.messages
+        for message in messages
         for match in [re.match(r"Skipped (\d+) (?:bad|duplicate) ", message)]
         if match
     )
     if error is not None:  # one line, naming the file
         assert "\n" not in str(error), str(error)
         assert str(error).startswith(error.file), str(error)
-    return Outcome(rows, error, reported)
+    return Outcome(rows, error, reported, messages)
 
 
 def _key(row: dict[str, t.Any], fields: t.Iterable[str]) -> str:
@@ -412,6 +623,119 @@ def test_valid_api_dumps_round_trip(entries: list[Link]) -> None:
     assert [{name: row[name] for name in fields} for row in outcome.rows] == export.rows
 
 
+#: The forms a valid but unusual export is written in: CSV with each kind of line end, and
+#: HTML with what HTML allows written raw, or escaped.
+UNUSUAL_FORMS = {
+    "csv, LF": lambda entries: ("part_000000.csv", unusual_csv(entries, "\n")),
+    "csv, CRLF": lambda entries: ("part_000000.csv", unusual_csv(entries, "\r\n")),
+    "csv, CR": lambda entries: ("part_000000.csv", unusual_csv(entries, "\r")),
+    "html, raw": lambda entries: ("ril_export.html", unusual_html(entries, raw=True)),
+    "html, escaped": lambda entries: ("ril_export.html", unusual_html(entries, raw=False)),
+}
+
+
+@budget(80)
+@given(
+    entries=unusual_links(),
+    form=st.sampled_from(sorted(UNUSUAL_FORMS)),
+    container=st.sampled_from(CONTAINERS),
+)
+def test_valid_but_unusual_exports_load_exactly(
+    entries: list[Unusual], form: str, container: str
+) -> None:
+    name, export = UNUSUAL_FORMS[form](entries)
+    assert_loads_exactly(export, read_in(container, name, export.data), entries)
+
+
+@budget(20)
+@given(entries=unusual_links(), raw=st.booleans())
+def test_the_csv_and_html_exports_of_one_library_give_the_same_rows(
+    entries: list[Unusual], raw: bool
+) -> None:
+    from_html = read_in("file", "ril_export.html", unusual_html(entries, raw).data)
+    ordered = sorted(entries, key=lambda e: e.archived)  # the HTML's list order
+    from_csv = read_in("file", "part_000000.csv", unusual_csv(ordered, "\n").data)
+    assert from_html.error is None, from_html.error
+    assert from_html.rows == from_csv.rows
+
+
+def read_csv_part(path: Path, *, through_the_csv_module: bool) -> Outcome:
+    """The rows of one CSV part, and everything logged.
+
+    With ``through_the_csv_module``, every line goes to the csv module (as once invalid
+    UTF-8 has been met), not only those with a quote.
+    """
+
+    def open_binary() -> t.IO[bytes]:
+        if through_the_csv_module:
+            DECODE_ERRORS.count += 1  # as if an invalid byte had just been read
+        return path.open("rb")
+
+    bad: list[BadRows] = []
+
+    def rows_of(logger: logging.Logger) -> t.Iterator[dict[str, t.Any]]:
+        bad.append(BadRows(logger, "items", skip=True))
+        file = ExportFile(str(path), open_binary)
+        return csv_items(file, SeenIds(logger, "items"), bad[0], RoundedTimes(logger))
+
+    rows, error, messages = logged("tests.fuzz.csv", rows_of)
+    return Outcome(rows, error, bad[0].count, messages)
+
+
+@budget(60)
+@given(
+    entries=unusual_links(max_size=8),
+    line_end=st.sampled_from(["\n", "\r\n", "\r"]),
+    mutate=st.booleans(),
+    data=st.data(),
+)
+def test_lines_without_a_quote_are_split_as_the_csv_module_reads_them(
+    entries: list[Unusual], line_end: str, mutate: bool, data: st.DataObject
+) -> None:
+    """A line without a quote is split by the reader, not parsed by the csv module.
+
+    The same rows, problems and messages as when the csv module reads every line, on
+    intact or damaged parts.
+    """
+    export = unusual_csv(entries, line_end).data
+    if mutate:
+        export = data.draw(mutation(export)).data
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "part_000000.csv"
+        path.write_bytes(export)
+        split = read_csv_part(path, through_the_csv_module=False)
+        parsed = read_csv_part(path, through_the_csv_module=True)
+    assert (split.rows, split.reported, split.messages) == (
+        parsed.rows,
+        parsed.reported,
+        parsed.messages,
+    )
+    assert str(split.error) == str(parsed.error)
+
+
+#: What tags are made of, for :func:`test_a_plain_tag_is_read_as_the_tag_states_read_it`.
+TAG_PIECE = st.sampled_from(
+    [" ", "\n", "\t", "\r", "=", '"', "'", "/", ">", "<", "`", "&amp;", "href", "HREF",
+     "tags", "time_added", "x", "é", "1600000000", ' href="a>b"', " tags=''", " x=1"]
+)  # fmt: skip
+
+
+@budget(300)
+@given(
+    opener=st.sampled_from(["<a", "</a", "<A", "<li"]),
+    pieces=st.lists(TAG_PIECE, max_size=16),
+)
+def test_a_plain_tag_is_read_as_the_tag_states_read_it(opener: str, pieces: list[str]) -> None:
+    """The tokenizer's one-regex reading of a plain tag equals its states' reading."""
+    text = opener + "".join(pieces) + ">"
+    plain = Tokenizer()._plain_tag(text, 0)  # noqa: SLF001 - the two readings compared
+    if plain is not None:
+        name_at = 2 if opener.startswith("</") else 1
+        assert plain == Tokenizer()._tag(text, 0, name_at)  # noqa: SLF001
+        token = plain[1]
+        assert not isinstance(token, StartTag) or token.error is None
+
+
 # Mutated exports: rows from the input only, nothing lost silently -----------------------
 
 
@@ -424,9 +748,10 @@ def test_mutated_csv_parts(entries: list[Link], data: st.DataObject) -> None:
 
 
 @budget(80)
-@given(entries=links(multiline=False, max_size=8), data=st.data())
-def test_mutated_ril_export_html(entries: list[Link], data: st.DataObject) -> None:
-    export = html_export(entries)
+@given(entries=unusual_links(max_size=8), raw=st.booleans(), data=st.data())
+def test_mutated_ril_export_html(entries: list[Unusual], raw: bool, data: st.DataObject) -> None:
+    """Damage in an export of valid but unusual links (line breaks, ``>``, quotes...)."""
+    export = unusual_html(entries, raw)
     mutated, outcome = read_mutated(export, data, "ril_export.html", "items")
     judge(export, mutated, outcome, resync=False)
     if mutated.kind == "truncate" and mutated.span[0] < len(export.data.rstrip()):

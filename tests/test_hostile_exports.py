@@ -23,7 +23,7 @@ import pytest
 
 from tap_pocket.export import ExportError, ExportReader
 from tap_pocket.export.layout import ExportFile
-from tap_pocket.export.problems import DUMP_CAP, BadRows, SeenIds
+from tap_pocket.export.problems import DUMP_CAP, BadRows, RoundedTimes, SeenIds
 from tap_pocket.export.ril_html import html_items
 from tests.fixtures.export import generate
 from tests.fixtures.export.hostile import (
@@ -383,8 +383,9 @@ def test_an_unclosed_html_attribute_is_a_bad_row_read_in_linear_time(tmp_path: P
     def cpu_seconds(path: Path) -> float:
         bad = BadRows(logging.getLogger("tests.hostile"), "items", skip=True)
         seen = SeenIds(logging.getLogger("tests.hostile"), "items")
+        times = RoundedTimes(logging.getLogger("tests.hostile"))
         began = time.process_time()
-        rows = list(html_items(ExportFile.on_disk(path), seen, bad))
+        rows = list(html_items(ExportFile.on_disk(path), seen, bad, times))
         took = time.process_time() - began
         # Reading goes on after the tag over the cap: Three's line is whole.
         assert [row["given_title"] for row in rows] == ["One", "Three"]

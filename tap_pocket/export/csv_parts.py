@@ -22,12 +22,14 @@ whole.
 from __future__ import annotations
 
 import csv
+import functools
+import itertools
 import typing as t
 from collections import deque
 from dataclasses import dataclass
 
 from tap_pocket.export.detect import CSV_COLUMNS, header_problem
-from tap_pocket.export.ids import digest, normalise_url, unescape_entities
+from tap_pocket.export.ids import digest_bits, normalise_url, unescape_entities
 from tap_pocket.export.layout import ZIP_DAMAGE, damaged_member_error
 from tap_pocket.export.problems import (
     FIELD_CAP,
@@ -38,13 +40,13 @@ from tap_pocket.export.problems import (
     time_added_problem,
 )
 from tap_pocket.export.utf8 import DECODE_ERRORS, invalid_utf8_problem
-from tap_pocket.timestamps import unix_to_iso
+from tap_pocket.timestamps import read_unix_time, unix_to_iso
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
 
     from tap_pocket.export.layout import ExportFile
-    from tap_pocket.export.problems import BadRows, SeenIds
+    from tap_pocket.export.problems import BadRows, RoundedTimes, SeenIds
 
 #: Export status words to the ``items`` stream's status values.
 _STATUSES = {"unread": "unread", "archive": "archived"}
@@ -83,12 +85,15 @@ class _RecordOverCap(Exception):  # noqa: N818 - a signal, not an error
 
 
 class _Lines:
-    """The physical lines of a CSV part for the csv module, bounded and replayable.
+    """The physical lines of a CSV part, bounded and replayable.
 
-    :meth:`physical` yields each line (at most :data:`~.problems.RECORD_CAP` characters)
-    and appends it to :attr:`record`, which the reader clears after each record. When a
-    record turns out broken, its lines after the first are :meth:`replay`-ed by the next
-    generator, so reading goes on at the line after the record's first.
+    :meth:`source` gives the lines, replayed ones first, then each line read as it comes
+    (at most :data:`~.problems.RECORD_CAP` + 1 characters: a longer line comes cut, and
+    the reader tells it by its length). :meth:`continuation` hands the csv module a record
+    that starts with a line and may take the lines after it: they are kept in
+    :attr:`record`, which the reader clears after each record, and the record's size is
+    capped. When a record turns out broken, its lines after the first are
+    :meth:`replay`-ed, so reading goes on at the line after the record's first.
     """
 
     def __init__(self, text: t.TextIO) -> None:
@@ -96,37 +101,39 @@ class _Lines:
         self.record: list[str] = []
         self.pending: deque[str] = deque()
 
-    def physical(self) -> Iterator[str]:
-        """The lines, replayed ones first; raises on a line or a record over the cap."""
+    def source(self) -> Iterator[str]:
+        """The lines: replayed ones first, then those read, in C (no Python frame a line)."""
+        read = iter(functools.partial(self.text.readline, RECORD_CAP + 1), "")
+        return itertools.chain(self._replayed(), read) if self.pending else read
+
+    def _replayed(self) -> Iterator[str]:
+        pending = self.pending
+        while pending:
+            yield pending.popleft()
+
+    def continuation(self, source: Iterator[str], first: str) -> Iterator[str]:
+        """``first``, then the lines of ``source`` the csv module asks for, kept in the record.
+
+        Raises on a line or a record over the cap.
+        """
         record = self.record
         append = record.append
-        pending = self.pending
-        size = 0
-        while pending:
-            line = pending.popleft()
+        append(first)
+        size = len(first)  # not over the cap: the reader checked
+        yield first
+        for line in source:
             if line is _OVER_CAP:
                 raise _LineOverCap
-            if not record:
-                size = 0
-            size += len(line)
-            if size > RECORD_CAP:
-                raise _RecordOverCap(line)
-            append(line)
-            yield line
-        readline = self.text.readline
-        while line := readline(RECORD_CAP + 1):
-            if not record:
-                size = 0
             size += len(line)
             if size > RECORD_CAP:
                 if len(line) > RECORD_CAP:
-                    self._skip_rest_of(line)
+                    self.skip_rest_of(line)
                     raise _LineOverCap
                 raise _RecordOverCap(line)
             append(line)
             yield line
 
-    def _skip_rest_of(self, line: str) -> None:
+    def skip_rest_of(self, line: str) -> None:
         """Read past the end of an over-long line, a piece at a time."""
         while line and line[-1] not in "\r\n":
             line = self.text.readline(RECORD_CAP)
@@ -163,16 +170,23 @@ class _Columns:
 
 def _read_header(file: ExportFile, lines: _Lines) -> tuple[_Columns, int]:
     """The columns, and the line after the header."""
-    reader = csv.reader(lines.physical(), strict=True)
+    source = lines.source()
     try:
-        header = next(reader, None)
+        first = next(source, None)
+        if first is None:
+            header = None
+        elif len(first) > RECORD_CAP:
+            raise _LineOverCap  # noqa: TRY301 - reported below with the csv module's errors
+        else:
+            reader = csv.reader(lines.continuation(source, first), strict=True)
+            header = next(reader, None)
     except (csv.Error, _LineOverCap, _RecordOverCap) as exc:
         reason = _csv_problem(exc) if isinstance(exc, csv.Error) else "a line over the cap"
         raise ExportError(file.name, f"malformed CSV header: {reason}", line=1) from exc
     except ZIP_DAMAGE as exc:
         raise damaged_member_error(file, 1, exc) from exc
     lines.record.clear()
-    return _Columns.from_header(file, header), reader.line_num + 1
+    return _Columns.from_header(file, header), (reader.line_num if header else 1) + 1
 
 
 def _csv_problem(exc: csv.Error) -> str:
@@ -190,9 +204,9 @@ def _row_problem(fields: list[str], columns: _Columns) -> str | None:
     invalid = invalid_utf8_problem(*fields)
     if invalid:
         return invalid
-    time_added = fields[columns.time_added]
-    if _moment(time_added) is None:
-        return time_added_problem(time_added)
+    problem = time_added_problem(fields[columns.time_added])
+    if problem is not None:
+        return problem
     status = fields[columns.status]
     if status not in _STATUSES:
         return f"unknown status {shown(status)} (expected unread or archive)"
@@ -205,14 +219,6 @@ def _width_problem(fields: list[str], columns: _Columns) -> str:
     return f"expected {columns.width} fields, found {len(fields)} (a stray comma, or {_NOT_CLOSED})"
 
 
-def _moment(time_added: str) -> str | None:
-    """A ``time_added`` field as ISO 8601, or None (see :func:`time_added_problem`)."""
-    try:
-        return unix_to_iso(int(time_added))
-    except ValueError:
-        return None
-
-
 def _tags(text: str) -> list[str]:
     """``|``-separated tag names: trimmed, each once, sorted; empty names dropped."""
     names = {tag.strip() for tag in text.split("|")}
@@ -221,19 +227,23 @@ def _tags(text: str) -> list[str]:
 
 
 def csv_items(  # noqa: C901, PLR0912, PLR0915 - one loop on purpose, see the docstring
-    file: ExportFile, seen: SeenIds, bad: BadRows
+    file: ExportFile, seen: SeenIds, bad: BadRows, times: RoundedTimes
 ) -> Iterator[dict[str, t.Any]]:
     """The ``items`` rows of one CSV part, in file order, skipping ids in ``seen``.
 
     Kept as one loop over local names, with each check done by the cheapest operation
     that can fail; when one fails, the slow path (:func:`_row_problem`) says what is wrong.
-    A function call per row would cost more than most of the loop's work. A broken
-    record restarts the loop on a new csv reader at the line after its first
-    (:class:`_Lines`).
+    A function call per row would cost more than most of the loop's work. A line without
+    a quote is one record whose fields are its text between commas: it is split as the
+    csv module would read it, without its state machine; a line with a quote (or any
+    line once invalid UTF-8 or a NUL has been met) starts a record the csv module reads,
+    which may take the lines after it. A broken record restarts the loop at the line
+    after its first (:class:`_Lines`).
     """
     statuses = _STATUSES
     to_iso = unix_to_iso
-    url_digest = digest
+    url_bits = digest_bits
+    from_bytes = int.from_bytes
     unescape = unescape_entities
     seen_keys = seen.keys
     decode_errors = DECODE_ERRORS
@@ -241,19 +251,37 @@ def csv_items(  # noqa: C901, PLR0912, PLR0915 - one loop on purpose, see the do
     csv.field_size_limit(FIELD_CAP)
     with file.open_text() as text:
         lines = _Lines(text)
-        columns, start = _read_header(file, lines)  # start: where the next reader starts
+        columns, start = _read_header(file, lines)  # start: where reading goes on
         width = columns.width
         title_at, url_at, time_at = columns.title, columns.url, columns.time_added
         tags_at, status_at = columns.tags, columns.status
         record = lines.record
         clear_record = record.clear
+        over_cap = _OVER_CAP
         while True:
-            reader = csv.reader(lines.physical(), strict=True)
-            base = end_line = start - 1
+            source = lines.source()
+            line = end_line = start - 1  # the first and last line of the record read last
             try:
-                for fields in reader:
-                    line = end_line + 1
-                    end_line = base + reader.line_num
+                for raw in source:
+                    line = end_line = end_line + 1
+                    if len(raw) > RECORD_CAP or raw is over_cap:
+                        if raw is not over_cap:
+                            lines.skip_rest_of(raw)
+                        too_long = f"a line longer than the cap of {size_text(RECORD_CAP)}"
+                        bad.report(ExportError(file.name, too_long, line=line))
+                        continue
+                    # A field may reach FIELD_CAP only on a longer line (the csv module's cap).
+                    if (
+                        '"' not in raw
+                        and len(raw) <= FIELD_CAP
+                        and decode_errors.count == clean_count
+                    ):
+                        unquoted = raw.rstrip("\r\n")
+                        fields = unquoted.split(",") if unquoted else []
+                    else:
+                        reader = csv.reader(lines.continuation(source, raw), strict=True)
+                        fields = next(reader)
+                        end_line += reader.line_num - 1
                     if len(fields) != width or decode_errors.count != clean_count:
                         if not fields:
                             clear_record()
@@ -268,32 +296,40 @@ def csv_items(  # noqa: C901, PLR0912, PLR0915 - one loop on purpose, see the do
                                 ExportError(file.name, problem, line=line, end_line=end_line)
                             )
                             continue
-                    clear_record()
+                    if record:
+                        clear_record()
                     try:
                         added = to_iso(int(fields[time_at]))  # None outside 2000-2100
+                        cut = False
+                    except ValueError:  # 1600000000.0, 1.6e9, a fraction; or not a time
+                        moment = read_unix_time(fields[time_at])
+                        added, cut = moment.iso, moment.fraction_cut
+                    try:
                         status = statuses[fields[status_at]]
-                    except (ValueError, KeyError):
-                        added, status = None, ""  # the slow path below says why
+                    except KeyError:
+                        status = ""  # the slow path below says why
                     url = fields[url_at]
                     if "&" in url:
                         url = unescape(url)
                     url = url.strip()
-                    if not (url and added):
+                    if not (url and added and status):
                         problem = _row_problem(fields, columns) or "unreadable row"
                         bad.report(ExportError(file.name, problem, line=line, end_line=end_line))
                         continue
-                    url_hash = url_digest(url)
-                    key = int(url_hash, 16)
+                    bits = url_bits(url)
+                    key = from_bytes(bits, "big")
                     if key in seen_keys:
                         seen.duplicate(f"{file.name}, line {line}", f"URL {url} again")
                         continue
                     seen_keys.add(key)
+                    if cut:
+                        times.note(f"{file.name}, line {line}", fields[time_at], added)
                     title = fields[title_at]
                     if "&" in title:
                         title = unescape(title)
                     tags_text = fields[tags_at]
                     yield {
-                        "item_id": "u" + url_hash,
+                        "item_id": "u" + bits.hex(),
                         "given_url": url,
                         "given_title": title,
                         "status": status,
@@ -302,28 +338,22 @@ def csv_items(  # noqa: C901, PLR0912, PLR0915 - one loop on purpose, see the do
                         "tags": _tags(tags_text) if tags_text else [],
                     }
             except _Broken as broken:
-                start = _resync(file, bad, lines, broken.problem, end_line - len(record) + 1)
+                start = _resync(file, bad, lines, broken.problem, line)
             except csv.Error as exc:
-                start = _resync(file, bad, lines, _csv_problem(exc), end_line + 1)
+                start = _resync(file, bad, lines, _csv_problem(exc), line)
             except _RecordOverCap as over:
                 problem = f"a record over the cap of {size_text(RECORD_CAP)} ({_NOT_CLOSED})"
                 record.append(over.line)
-                start = _resync(file, bad, lines, problem, end_line + 1)
-            except _LineOverCap:
-                first = end_line + 1
-                if record:  # the record being read runs into the line over the cap
-                    record.append(_OVER_CAP)
-                    problem = (
-                        f"its record runs into line {first + len(record) - 1}, which is "
-                        f"longer than the cap of {size_text(RECORD_CAP)}"
-                    )
-                    start = _resync(file, bad, lines, problem, first)
-                else:
-                    problem = f"a line longer than the cap of {size_text(RECORD_CAP)}"
-                    bad.report(ExportError(file.name, problem, line=first))
-                    start = first + 1
+                start = _resync(file, bad, lines, problem, line)
+            except _LineOverCap:  # the record being read runs into a line over the cap
+                record.append(_OVER_CAP)
+                problem = (
+                    f"its record runs into line {line + len(record) - 1}, which is "
+                    f"longer than the cap of {size_text(RECORD_CAP)}"
+                )
+                start = _resync(file, bad, lines, problem, line)
             except ZIP_DAMAGE as exc:
-                raise damaged_member_error(file, end_line + 1, exc) from exc
+                raise damaged_member_error(file, line if record else end_line + 1, exc) from exc
             else:
                 return
 

@@ -49,6 +49,7 @@ _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a local file header; an empty zip
 _SNIFF_BYTES = 64 * 1024
 _HTML_LIST_HEADING = re.compile(rb"<h1>\s*(unread|read archive)\s*</h1>", re.IGNORECASE)
 _HTML_LISTS = 2  # Unread and Read Archive
+_LINE_BREAK = re.compile(rb"\r\n?|\n")
 _CSV_DETECT_COLUMNS = frozenset({"title", "url", "time_added"})
 #: The columns the CSV reader needs; others (such as ``cursor``) are ignored.
 CSV_COLUMNS = ("title", "url", "time_added", "tags", "status")
@@ -138,7 +139,8 @@ def _kind_of_content(head: bytes) -> ExportKind | None:
 
 
 def _csv_header_names(head: bytes) -> list[str]:
-    first_line = head.removeprefix(codecs.BOM_UTF8).split(b"\n", 1)[0]
+    """The names of a CSV's first line, which ends at LF, CR or CRLF as the reader reads it."""
+    first_line = _LINE_BREAK.split(head.removeprefix(codecs.BOM_UTF8), maxsplit=1)[0]
     text = first_line.decode("utf-8", "replace")
     try:
         header = next(csv.reader([text]), [])

@@ -2,10 +2,13 @@
 
 A ``pocket.zip`` (2024-2025), or the folder it unzips to, holds ``part_000000.csv``, …
 (items; sorted in part-number order, ``part_2`` before ``part_10``), plus
-``annotations/part_*.json`` (highlights) and sometimes a legacy ``ril_export.html``. A
-zip re-made from the unzipped folder (every member under one top folder, maybe beside
-``__MACOSX/``) is read the same way. :func:`open_layout` sorts the files into a
-:class:`Layout` of :class:`ExportFile` values; a zip stays open while they are read.
+``annotations/part_*.json`` (highlights) and sometimes a legacy ``ril_export.html``. An
+export one folder down is read the same way, one level only: a zip re-made from the
+unzipped folder (every member under one top folder), or a folder whose only entry is a
+folder holding the export (``pocket/pocket/part_000000.csv``, what unzipping such a zip
+into a folder of its own gives); macOS's ``__MACOSX`` and dot files beside it do not
+count. :func:`open_layout` sorts the files into a :class:`Layout` of :class:`ExportFile`
+values; a zip stays open while they are read.
 
 A zip that cannot be opened, or a member failing its CRC or decompression
 (:data:`ZIP_DAMAGE`, reported by :func:`damaged_member_error` with the line reached), is
@@ -112,6 +115,10 @@ class Layout:
     annotation_parts: list[ExportFile] = field(default_factory=list)
     html: ExportFile | None = None
 
+    def is_empty(self) -> bool:
+        """Whether no file of an export was found."""
+        return not (self.csv_parts or self.annotation_parts or self.html)
+
 
 def damaged_member_error(file: ExportFile, line: int | None, exc: Exception) -> ExportError:
     """The error for a zip member that fails while being read (one of :data:`ZIP_DAMAGE`)."""
@@ -143,15 +150,17 @@ def _checked_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) 
         )
     chunks: list[bytes] = []
     keep = info.file_size <= MEMBER_BUFFER
-    newlines = 0
+    newlines = 0  # before the chunks kept (a member read whole counts them on failure)
     try:
         with archive.open(info) as member:
             while chunk := member.read(_CHECK_CHUNK_BYTES):
-                newlines += chunk.count(b"\n")
                 if keep:
                     chunks.append(chunk)
+                else:
+                    newlines += chunk.count(b"\n")
         return io.BytesIO(b"".join(chunks)) if keep else archive.open(info)
     except _ZIP_UNREADABLE as exc:
+        newlines += sum(chunk.count(b"\n") for chunk in chunks)
         raise _damaged(name, newlines + 1, exc) from exc
 
 
@@ -168,7 +177,7 @@ def open_layout(path: Path, kind: ExportKind) -> Iterator[Layout]:
         archive = _open_zip(path)
         layout = _zip_layout(archive, str(path))
     try:
-        if not (layout.csv_parts or layout.annotation_parts or layout.html):
+        if layout.is_empty():
             raise ExportError(str(path), NO_EXPORT_FILES)
         yield layout
     finally:
@@ -196,21 +205,29 @@ def _layout_of_names(names: list[str], make: Callable[[str], ExportFile]) -> Lay
     return layout
 
 
-def _single_top_folder(names: list[str]) -> str | None:
-    """``pocket/`` when every member lies in that one folder (a re-zipped export)."""
-    tops = {name.split("/", 1)[0] for name in names if not name.startswith("__MACOSX/")}
-    if len(tops) == 1 and all("/" in name for name in names):
-        return tops.pop() + "/"
-    return None
+def _single_folder(entries: t.Iterable[tuple[str, bool]]) -> str | None:
+    """The one folder among a zip's or folder's ``(name, is a folder)`` entries, if alone.
+
+    macOS's ``__MACOSX`` folder and dot files (``.DS_Store``) beside it do not count.
+    """
+    folders = set()
+    for name, is_folder in entries:
+        if name == "__MACOSX" or name.startswith("."):
+            continue
+        if not is_folder:
+            return None
+        folders.add(name)
+    return folders.pop() if len(folders) == 1 else None
 
 
 def _zip_layout(archive: zipfile.ZipFile, zip_name: str) -> Layout:
     infos = [info for info in archive.infolist() if not info.filename.endswith("/")]
     names = [info.filename for info in infos]
     layout = _zip_layout_under(archive, infos, zip_name, "")
-    top = _single_top_folder(names)
-    if top is not None and not (layout.csv_parts or layout.annotation_parts or layout.html):
-        layout = _zip_layout_under(archive, infos, zip_name, top)  # a re-zipped export folder
+    tops = ((top, bool(slash)) for top, slash, _ in (name.partition("/") for name in names))
+    top = _single_folder(tops)
+    if top is not None and layout.is_empty():  # a re-zipped export folder
+        layout = _zip_layout_under(archive, infos, zip_name, top + "/")
     _refuse_repeated_names(zip_name, names, layout)
     return layout
 
@@ -250,6 +267,16 @@ def _refuse_repeated_names(zip_name: str, names: list[str], layout: Layout) -> N
 
 
 def _folder_layout(folder: Path) -> Layout:
+    layout = _files_layout(folder)
+    if layout.is_empty():  # the export may be one folder down
+        inner = _single_folder((entry.name, entry.is_dir()) for entry in folder.iterdir())
+        if inner is not None:
+            return _files_layout(folder / inner)
+    return layout
+
+
+def _files_layout(folder: Path) -> Layout:
+    """The layout of the export files in ``folder`` (and its ``annotations`` folder)."""
     names = [entry.name for entry in _export_entries(folder)]
     annotations = folder / "annotations"
     if annotations.is_dir():

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import typing as t
 
+from tap_pocket.timestamps import read_unix_time
+
 if t.TYPE_CHECKING:
     import logging
 
@@ -83,15 +85,52 @@ def shown(value: t.Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 4] + "…" + text[-3:]
 
 
-def time_added_problem(text: str) -> str:
-    """Why a ``time_added`` value (CSV field or HTML attribute) is unusable."""
+_SHOWN_AS_IS = 20  # characters of a number shown without quotes
+
+
+def time_added_problem(text: str) -> str | None:
+    """Why a ``time_added`` value (CSV field or HTML attribute) is unusable; None if it is not.
+
+    It is read as :func:`~tap_pocket.timestamps.read_unix_time` reads it.
+    """
     if not text.strip():
         return "time_added is empty"
-    try:
-        seconds = int(text)
-    except ValueError:
-        return f"time_added {shown(text)} is not a unix timestamp (whole seconds since 1970)"
-    return f"time_added {seconds} is not a date between 2000 and 2100"
+    read = read_unix_time(text)
+    if not read.number:
+        return f"time_added {shown(text)} is not a unix timestamp (seconds since 1970)"
+    if read.iso is None:
+        number = text.strip()
+        if len(number) > _SHOWN_AS_IS:
+            number = shown(number)
+        return f"time_added {number} is not a date between 2000 and 2100"
+    return None
+
+
+class RoundedTimes:
+    """``time_added`` values whose fraction of a second was cut: one WARNING per run.
+
+    ``1600000000.0`` and ``1.6e9`` are that second; a fraction is cut (rounded down,
+    :func:`~tap_pocket.timestamps.read_unix_time`) and the first row loaded with one is
+    named: Pocket kept whole seconds, so a fraction comes from a tool that re-wrote the
+    export.
+    """
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self.logger = logger
+        self.count = 0
+
+    def note(self, location: str, text: str, iso: str) -> None:
+        """A row loaded from ``location`` (file and line) has ``text`` cut to ``iso``."""
+        self.count += 1
+        if self.count == 1:
+            self.logger.warning(
+                "%s: time_added %s has a fraction of a second; rounded down to %s (Pocket "
+                "kept whole seconds). Other fractional times in this run are rounded down "
+                "the same way without a message",
+                location,
+                shown(text.strip()),
+                iso,
+            )
 
 
 class BadRows:

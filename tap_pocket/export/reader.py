@@ -18,21 +18,25 @@ is read whole (its size capped) and decoded once per reader; its page serves bot
 
 from __future__ import annotations
 
+import itertools
 import logging
 import typing as t
 from pathlib import Path
+
+from typing_extensions import override
 
 from tap_pocket.export.annotations import annotation_highlights
 from tap_pocket.export.csv_parts import csv_items
 from tap_pocket.export.detect import ExportKind, detect_kind
 from tap_pocket.export.dumps import Dump, dump_highlights, dump_items, read_dump
+from tap_pocket.export.ids import item_key
 from tap_pocket.export.layout import ExportFile, open_layout
-from tap_pocket.export.problems import BadRows, SeenIds
+from tap_pocket.export.problems import BadRows, RoundedTimes, SeenIds
 from tap_pocket.export.ril_html import html_items
 
 if t.TYPE_CHECKING:
     import os
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 
 class ExportReader:
@@ -52,26 +56,47 @@ class ExportReader:
         self.path = Path(path).expanduser()
         self.skip_bad_rows = skip_bad_rows
         self.logger = logger or logging.getLogger(__name__)
+        #: ``time_added`` values with a fraction of a second: one WARNING per run.
+        self.times = RoundedTimes(self.logger)
         self._dump: Dump | None = None
 
-    def items(self) -> Iterator[dict[str, t.Any]]:
-        """Every ``items`` row of the export, in file order; the first row of a URL wins."""
+    def items(self, logger: logging.Logger | None = None) -> Iterator[dict[str, t.Any]]:
+        """Every ``items`` row of the export, in file order; the first row of a URL wins.
+
+        ``logger``: where its messages go, if not to the reader's. Nothing is read before
+        the first row is asked for.
+        """
+        # Chained in C, file by file: a row passes through no generator but its file's.
+        return itertools.chain.from_iterable(self._item_files(logger or self.logger))
+
+    def _item_files(self, log: logging.Logger) -> Iterator[Iterator[dict[str, t.Any]]]:
+        """The rows of the export, as one iterator per file; the summaries after them."""
         kind = detect_kind(self.path)
-        self.logger.info("Reading items from the Pocket export %s (%s)", self.path, kind.value)
-        bad = BadRows(self.logger, "items", skip=self.skip_bad_rows)
+        log.info("Reading items from the Pocket export %s (%s)", self.path, kind.value)
+        bad = BadRows(log, "items", skip=self.skip_bad_rows)
         if kind is ExportKind.API_JSON:
-            yield from dump_items(self._api_dump(), bad)
+            yield dump_items(self._api_dump(), bad)
             bad.summarise(str(self.path))
             return
-        seen = SeenIds(self.logger, "items")
+        seen = SeenIds(log, "items")
         if kind is ExportKind.CSV:
-            yield from csv_items(self._single_file(), seen, bad)
+            yield csv_items(self._single_file(), seen, bad, self.times)
         elif kind is ExportKind.HTML:
-            yield from html_items(self._single_file(), seen, bad)
+            yield html_items(self._single_file(), seen, bad, self.times)
         else:
-            yield from self._layout_items(kind, seen, bad)
+            yield from self._layout_item_files(kind, seen, bad, log)
         seen.summarise(str(self.path))
         bad.summarise(str(self.path))
+
+    def kept_item_keys(self, keep: Callable[[dict[str, t.Any]], t.Any]) -> set[int | str]:
+        """The ids (as :func:`~.ids.item_key` gives them) of the items ``keep`` keeps.
+
+        The items are read again, as :meth:`items` reads them, with their messages at
+        DEBUG only: they were logged when the items were read, or are not asked for.
+        """
+        quiet = _AtDebug(f"{self.logger.name}.again")
+        quiet.parent = self.logger
+        return {item_key(row["item_id"]) for row in self.items(quiet) if keep(row)}
 
     def highlights(self) -> Iterator[dict[str, t.Any]]:
         """Every ``highlights`` row: from ``annotations/part_*.json`` or an API dump."""
@@ -103,24 +128,36 @@ class ExportReader:
             self._dump = read_dump(self.path)
         return self._dump
 
-    def _layout_items(
-        self, kind: ExportKind, seen: SeenIds, bad: BadRows
-    ) -> Iterator[dict[str, t.Any]]:
+    def _layout_item_files(
+        self, kind: ExportKind, seen: SeenIds, bad: BadRows, log: logging.Logger
+    ) -> Iterator[Iterator[dict[str, t.Any]]]:
         with open_layout(self.path, kind) as layout:
             if layout.csv_parts:
                 if layout.html is not None:
-                    self.logger.info(
+                    log.info(
                         "Ignoring %s: the CSV parts beside it hold the same items",
                         layout.html.name,
                     )
                 for part in layout.csv_parts:
-                    self.logger.info("Reading %s", part.name)
-                    yield from csv_items(part, seen, bad)
+                    log.info("Reading %s", part.name)
+                    yield csv_items(part, seen, bad, self.times)
             elif layout.html is not None:
-                yield from html_items(layout.html, seen, bad)
+                yield html_items(layout.html, seen, bad, self.times)
             else:
-                self.logger.warning(
+                log.warning(
                     "%s holds highlights (annotations/part_*.json) but no items (no "
                     "part_*.csv or ril_export.html)",
                     self.path,
                 )
+
+
+class _AtDebug(logging.Logger):
+    """A logger whose INFO and WARNING messages go out at DEBUG: for a second reading."""
+
+    @override
+    def info(self, msg: object, *args: object, **kwargs: t.Any) -> None:
+        self.debug(msg, *args, **kwargs)
+
+    @override
+    def warning(self, msg: object, *args: object, **kwargs: t.Any) -> None:
+        self.debug(msg, *args, **kwargs)

@@ -4,28 +4,29 @@ It holds ``<h1>Unread</h1>`` and ``<h1>Read Archive</h1>`` lists of
 ``<a href time_added tags>`` links: each link gives ``item_id``
 (:mod:`tap_pocket.export.ids`), ``given_url``, ``given_title`` (the link text),
 ``status`` (from its list), ``time_added`` and ``time_updated`` (the same moment), and
-``tags`` (comma-separated, trimmed, each once, sorted). The file is parsed in chunks:
-memory stays flat at any size.
+``tags`` (comma-separated, trimmed, each once, sorted). Values are what Pocket stored,
+decoded as the CSV reader decodes its fields, so a link gets the same ``given_url`` and
+``item_id`` from either export. The file is read in chunks, by HTML's own tokenizer rules
+(:mod:`~.html_tokens`): memory stays flat at any size, and whatever HTML allows in an
+attribute value (a line break, ``>``, ``'``, character references, any character) loads.
 
-Damage. A file that ends before its end (cut short: inside a link or a tag, or without
-the closing tags of its ``<ul>``, ``<body>`` and ``<html>``) is an error naming the last
-line read, even with ``skip_bad_rows``; a link cut by the end is never loaded. A link
-that is not closed by ``</a>``, an ``</a>`` without its ``<a>``, a link after a damaged
-list heading, a value over :data:`~.problems.FIELD_CAP` and a tag (or comment) over
-:data:`~.problems.RECORD_CAP` are bad rows; after an over-long tag, reading goes on with
-the text after it. Chunks grow with the text html.parser holds back (an unfinished tag),
-so the time stays linear in the file's size.
+Damage. A file that ends before its end (cut short: inside a link, a tag or a comment, or
+without the closing tags of its ``<ul>``, ``<body>`` and ``<html>``) is an error naming
+the last line read, even with ``skip_bad_rows``; a link cut by the end is never loaded.
+A link whose tag HTML reads with a parse error (a quote that is not closed runs on into
+the text after it), a link that is not closed by ``</a>``, an ``</a>`` without its
+``<a>``, a link after a damaged list heading, a value over :data:`~.problems.FIELD_CAP`
+and a tag (or comment) over :data:`~.problems.RECORD_CAP` are bad rows; after an
+over-long tag, reading goes on with the text after it. Chunks grow with the text the
+tokenizer holds back (an unfinished tag), so the time stays linear in the file's size.
 """
 
 from __future__ import annotations
 
-import re
 import typing as t
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 
-from typing_extensions import override
-
+from tap_pocket.export.html_tokens import StartTag, Text, Tokenizer
 from tap_pocket.export.ids import digest, normalise_url, unescape_entities
 from tap_pocket.export.layout import ZIP_DAMAGE, damaged_member_error
 from tap_pocket.export.problems import (
@@ -36,13 +37,14 @@ from tap_pocket.export.problems import (
     time_added_problem,
 )
 from tap_pocket.export.utf8 import invalid_utf8_problem
-from tap_pocket.timestamps import parse_timestamp
+from tap_pocket.timestamps import read_unix_time
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from tap_pocket.export.html_tokens import EndTag, Token
     from tap_pocket.export.layout import ExportFile
-    from tap_pocket.export.problems import BadRows, SeenIds
+    from tap_pocket.export.problems import BadRows, RoundedTimes, SeenIds
 
 #: Headings of the two lists (lower-cased) to statuses.
 _LIST_STATUSES = {"unread": "unread", "read archive": "archived"}
@@ -56,7 +58,7 @@ _CUT_SHORT = "it was cut short; download your Pocket export again"
 
 @dataclass
 class _Link:
-    """One ``<a>`` of ril_export.html, as parsed."""
+    """One ``<a>`` of ril_export.html, as read."""
 
     line: int
     heading: str | None
@@ -66,15 +68,14 @@ class _Link:
     problem: str | None = None
 
 
-class _RilExportParser(HTMLParser):
-    """Collects ril_export.html's links while it is fed in chunks.
+class _RilExport:
+    """Collects ril_export.html's links from its tokens (:mod:`~.html_tokens`).
 
-    html.parser decodes entity references in text and attribute values. ``problems``
-    collects what is wrong outside any link (an ``</a>`` without ``<a>``), by line.
+    ``problems`` collects what is wrong outside any link (an ``</a>`` without ``<a>``), by
+    line.
     """
 
     def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
         self.links: list[_Link] = []
         self.problems: list[tuple[int, str]] = []
         self.unclosed = dict.fromkeys(_MUST_CLOSE, 0)  # opened and not yet closed
@@ -82,40 +83,48 @@ class _RilExportParser(HTMLParser):
         self._heading: str | None = None
         self._link: _Link | None = None
 
-    @override
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _MUST_CLOSE:
-            self.unclosed[tag] += 1
-        if tag == "h1":
+    def take(self, token: Token) -> None:
+        """Read one token."""
+        if isinstance(token, Text):
+            self._text(token.text)
+        elif isinstance(token, StartTag):
+            self._start(token)
+        else:
+            self._end(token)
+
+    def _start(self, tag: StartTag) -> None:
+        name = tag.name
+        if name in _MUST_CLOSE:
+            self.unclosed[name] += 1
+        if name == "h1":
             self._heading_text = []
-        elif tag == "a":
+        elif name == "a":
             if self._link is not None:
                 self._link.problem = "the link is not closed (no </a> before the next link)"
                 self._finish_link()
             self._link = _Link(
-                line=self.getpos()[0],
+                line=tag.line,
                 heading=_DAMAGED_HEADING if self._heading_text is not None else self._heading,
-                attrs={name: value or "" for name, value in attrs},
-                problem=_tag_problem(attrs),
+                attrs=tag.attributes,
+                problem=_tag_problem(tag),
             )
 
-    @override
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _MUST_CLOSE and self.unclosed[tag]:
-            self.unclosed[tag] -= 1
-        if tag == "h1":
+    def _end(self, tag: EndTag) -> None:
+        name = tag.name
+        if name in _MUST_CLOSE and self.unclosed[name]:
+            self.unclosed[name] -= 1
+        if name == "h1":
             if self._heading_text is None:
                 self._heading = _DAMAGED_HEADING
             else:
                 self._heading = " ".join("".join(self._heading_text).split())
                 self._heading_text = None
-        elif tag == "a":
+        elif name == "a":
             if self._link is None:
-                self.problems.append((self.getpos()[0], "an </a> without its <a>: a damaged link"))
+                self.problems.append((tag.line, "an </a> without its <a>: a damaged link"))
             self._finish_link()
 
-    @override
-    def handle_data(self, data: str) -> None:
+    def _text(self, data: str) -> None:
         link = self._link
         if link is not None:
             link.size += len(data)
@@ -127,21 +136,17 @@ class _RilExportParser(HTMLParser):
         elif self._heading_text is not None and len(self._heading_text) < _HEADING_PIECES:
             self._heading_text.append(data)
 
-    def at_end(self) -> str | None:
-        """Where the file ended, if not after a complete export (before ``close``)."""
+    def at_end(self, tokens: Tokenizer) -> str | None:
+        """Where the file ended, if not after a complete export."""
         if self._link is not None:
             return "inside a link (its </a> is missing)"
-        if self.rawdata.strip():
-            return "inside a tag"
+        ended = tokens.at_end()
+        if ended is not None:
+            return ended
         missing = [f"</{tag}>" for tag, count in self.unclosed.items() for _ in range(count)]
         if missing:
             return f"without its closing tags ({', '.join(missing)})"
         return None
-
-    def skip_pending(self) -> None:
-        """Drop the unfinished tag html.parser holds back; count its lines."""
-        self.lineno += self.rawdata.count("\n")
-        self.rawdata = ""
 
     def _finish_link(self) -> None:
         if self._link is not None:
@@ -150,31 +155,25 @@ class _RilExportParser(HTMLParser):
 
 
 _HEADING_PIECES = 64
-#: In an attribute value: a quote that is not closed has swallowed the lines after it.
-_SWALLOWED = re.compile(r"\n|<a[\s>]|</a>|<li>", re.IGNORECASE)
-_NOT_CLOSED = "a quote that is not closed?"
-_NOT_A_NAME = re.compile(r"[\"'<>/=]")
 
 
-def _tag_problem(attrs: list[tuple[str, str | None]]) -> str | None:
-    """Why an ``<a>`` tag is damaged: a value over its cap, or a quote that ran on.
-
-    One link per line: a value holding a line break or the next link's markup, a name
-    that is no name, or an attribute given twice, means a quote was not closed and the
-    tag swallowed the links after it.
-    """
-    names = set()
-    for name, value in attrs:
-        if value is not None and len(value) > FIELD_CAP:
-            return f"the link's {name} is longer than the cap of {size_text(FIELD_CAP)}"
-        if name in names or _NOT_A_NAME.search(name) or (value and _SWALLOWED.search(value)):
-            return f"the link's tag is damaged: its {name[:40]!r} attribute runs on ({_NOT_CLOSED})"
-        names.add(name)
+def _tag_problem(tag: StartTag) -> str | None:
+    """Why an ``<a>`` tag is damaged: HTML says it is broken, or a value is over its cap."""
+    if tag.error is not None:
+        return f"the link's tag is damaged: {tag.error.describe()}; a quote that is not closed?"
+    for name, value in tag.attributes.items():
+        if len(value) > FIELD_CAP:
+            return f"the link's {name[:40]} is longer than the cap of {size_text(FIELD_CAP)}"
     return None
 
 
-def _item(link: _Link) -> dict[str, t.Any] | str:  # noqa: PLR0911 - one return per reason
-    """The ``items`` row of one link, or why there can be none."""
+def _item(link: _Link) -> tuple[dict[str, t.Any], bool] | str:  # noqa: PLR0911 - one return per reason
+    """The ``items`` row of one link and whether its time's fraction was cut, or why not.
+
+    Values are decoded as the CSV reader decodes its fields (entity references with their
+    ``;``, see :func:`~.ids.normalise_url`), so a link gets the same ``given_url`` and
+    ``item_id`` from either export.
+    """
     if link.problem is not None:
         return link.problem
     if link.heading == _DAMAGED_HEADING:
@@ -195,39 +194,41 @@ def _item(link: _Link) -> dict[str, t.Any] | str:  # noqa: PLR0911 - one return 
         return "the link has no href (URL)"
     if time_added is None:
         return "the link has no time_added attribute"
-    added = parse_timestamp(time_added)
-    if added is None:
-        return time_added_problem(time_added)
+    time_added = unescape_entities(time_added)
+    moment = read_unix_time(time_added)
+    if moment.iso is None:
+        return time_added_problem(time_added) or "unreadable time_added"
+    tags = unescape_entities(tags)
     return {
         "item_id": "u" + digest(url),
         "given_url": url,
         "given_title": unescape_entities(title) if "&" in title else title,
         "status": status,
-        "time_added": added,
-        "time_updated": added,
+        "time_added": moment.iso,
+        "time_updated": moment.iso,
         "tags": sorted({tag.strip() for tag in tags.split(",")} - {""}),
-    }
+    }, moment.fraction_cut
 
 
-def html_items(file: ExportFile, seen: SeenIds, bad: BadRows) -> Iterator[dict[str, t.Any]]:  # noqa: C901 - one loop
+def html_items(
+    file: ExportFile, seen: SeenIds, bad: BadRows, times: RoundedTimes
+) -> Iterator[dict[str, t.Any]]:
     """The ``items`` rows of one ril_export.html, in file order, skipping ids in ``seen``."""
-    parser = _RilExportParser()
-    newlines = 0
-    ends_with_newline = True
+    tokens = Tokenizer()
+    export = _RilExport()
     with file.open_text() as text:
         while True:
-            # Read at least as much as html.parser holds back: each feed rescans it.
+            # Read at least as much as the tokenizer holds back: each feed reads it again.
             try:
-                chunk = text.read(max(_CHUNK_CHARS, len(parser.rawdata)))
+                chunk = text.read(max(_CHUNK_CHARS, tokens.pending))
             except ZIP_DAMAGE as exc:
-                raise damaged_member_error(file, parser.getpos()[0], exc) from exc
+                raise damaged_member_error(file, tokens.line, exc) from exc
             if chunk:
-                newlines += chunk.count("\n")
-                ends_with_newline = chunk.endswith("\n")
-                parser.feed(chunk)
-                if len(parser.rawdata) > RECORD_CAP:
-                    line = parser.getpos()[0]
-                    parser.skip_pending()
+                for token in tokens.feed(chunk):
+                    export.take(token)
+                if tokens.pending > RECORD_CAP:
+                    line = tokens.line
+                    tokens.skip_pending()
                     bad.report(
                         ExportError(
                             file.name,
@@ -235,32 +236,40 @@ def html_items(file: ExportFile, seen: SeenIds, bad: BadRows) -> Iterator[dict[s
                             "or a comment that is not closed?)",
                             line=line,
                         ),
-                        note=f"; reading on after it, from line {parser.getpos()[0]}",
+                        note=f"; reading on after it, from line {tokens.line}",
                     )
             else:
-                ended = parser.at_end()
+                ended = export.at_end(tokens)
                 if ended is not None:
-                    last = newlines + (0 if ends_with_newline else 1)
                     raise ExportError(
-                        file.name, f"the file ends {ended}: {_CUT_SHORT}", line=max(last, 1)
+                        file.name, f"the file ends {ended}: {_CUT_SHORT}", line=tokens.last_line()
                     )
-                parser.close()
-            links, parser.links = parser.links, []
-            problems, parser.problems = parser.problems, []
+            links, export.links = export.links, []
+            problems, export.problems = export.problems, []
             for line, problem in problems:
                 bad.report(ExportError(file.name, problem, line=line))
-            for link in links:
-                row = _item(link)
-                if isinstance(row, str):
-                    bad.report(ExportError(file.name, row, line=link.line))
-                    continue
-                key = int(row["item_id"][1:], 16)
-                if key in seen.keys:
-                    seen.duplicate(
-                        f"{file.name}, line {link.line}", f"URL {row['given_url']} again"
-                    )
-                    continue
-                seen.keys.add(key)
-                yield row
+            yield from _rows(links, file, seen, bad, times)
             if not chunk:
                 return
+
+
+def _rows(
+    links: list[_Link], file: ExportFile, seen: SeenIds, bad: BadRows, times: RoundedTimes
+) -> Iterator[dict[str, t.Any]]:
+    """The rows of ``links``: bad ones reported, the first of each URL kept."""
+    for link in links:
+        item = _item(link)
+        if isinstance(item, str):
+            bad.report(ExportError(file.name, item, line=link.line))
+            continue
+        row, cut = item
+        key = int(row["item_id"][1:], 16)
+        if key in seen.keys:
+            seen.duplicate(f"{file.name}, line {link.line}", f"URL {row['given_url']} again")
+            continue
+        seen.keys.add(key)
+        if cut:
+            times.note(
+                f"{file.name}, line {link.line}", link.attrs["time_added"], row["time_added"]
+            )
+        yield row

@@ -16,8 +16,10 @@ from uuid import uuid4
 
 import msgspec
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.mapper import SameRecordTransform
 from typing_extensions import override
 
+from tap_pocket.export.ids import item_key
 from tap_pocket.output import DirectRecordsStream
 from tap_pocket.pages.batches import PageBatches, start_pages
 from tap_pocket.rows import HIGHLIGHTS, ITEMS
@@ -115,10 +117,28 @@ class ExportItemsStream(_ExportStream):
 
 
 class ExportHighlightsStream(_ExportStream):
-    """Highlights from an export's ``annotations/*.json`` or an API dump's annotations."""
+    """Highlights from an export's ``annotations/*.json`` or an API dump's annotations.
+
+    As on the API path, where they are a child of ``items`` (the SDK syncs a row's
+    children only when the stream map keeps the row), a highlight goes out only if its
+    item would: when ``items`` has a stream map (its ``__filter__``, or the stream mapped
+    to null, may drop rows; the SDK does not tell whether one is set), the items are read
+    first, quietly, through that map's filter, and the highlights of items it drops (or
+    that the export does not hold) are left out. That holds whether or not ``items`` is
+    selected. Without a map on ``items`` nothing is read twice.
+    """
 
     name, primary_keys, replication_key, schema = HIGHLIGHTS
 
+    def __init__(self, *args: t.Any, items: ExportItemsStream, **kwargs: t.Any) -> None:
+        self.items = items
+        super().__init__(*args, **kwargs)
+
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
-        return self.reader.highlights()
+        rows = self.reader.highlights()
+        items_map = self.items.stream_maps[0]
+        if type(items_map) is SameRecordTransform:  # keeps every item
+            return rows
+        kept = self.reader.kept_item_keys(items_map.get_filter_result)
+        return (row for row in rows if item_key(row["item_id"]) in kept)
