@@ -85,6 +85,11 @@ def test_ci_tests_every_python_the_package_claims_and_runs_the_e2e_suite() -> No
     jobs = workflow("ci.yml")["jobs"]
     assert jobs["tests"]["strategy"]["matrix"]["python"] == classifier_pythons()
     assert "3.14" in classifier_pythons()
+    # Every test runs somewhere: the matrix, then "slow" and "once" on one Python, e2e below.
+    matrix = jobs["tests"]["strategy"]["matrix"]
+    assert matrix["markers"] == ["not e2e and not slow and not once"]
+    assert [extra["markers"] for extra in matrix["include"]] == ["slow or once"]
+    assert '-m "not e2e and not slow and not once"' in (ROOT / "scripts" / "test").read_text()
     assert [s["run"] for _, s in steps({"jobs": {"c": jobs["checks"]}}) if "run" in s] == [
         "scripts/test --checks",
         "scripts/lint-workflows",
@@ -162,6 +167,7 @@ def lint(target: Path | None = None) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.once
 @needs_zizmor
 def test_the_workflows_pass_actionlint_and_zizmor() -> None:
     result = lint()
@@ -191,6 +197,7 @@ CHECKS_STEP = "      - name: ruff check, ruff format --check, mypy --strict, pri
     ],
     ids=["actionlint", "template-injection", "pull_request_target", "unpinned"],
 )
+@pytest.mark.once
 @needs_zizmor
 def test_lint_workflows_fails_on_a_broken_workflow(
     tmp_path: Path, old: str, new: str, reported: str

@@ -419,6 +419,7 @@ def test_installed_wheel_runs_about_and_a_sync(
     assert {raw["item_id"] for raw in account.live_items()} <= set(ids)
 
 
+@pytest.mark.once
 def test_the_pip_of_python_3_11_installs_everything_the_extractor_needs(
     wheel: Path, tmp_path: Path
 ) -> None:
