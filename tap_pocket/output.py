@@ -172,6 +172,16 @@ class DirectRecordsStream(Stream):
             and all(self.mask.values())
         )
 
+    def flush_output(self) -> None:
+        """Hand the RECORD lines written so far to stdout.
+
+        For a stream whose rows come slowly: called before it waits for the next one, so
+        that no row written already sits in the buffer behind the wait.
+        """
+        writer = self._tap.message_writer
+        if isinstance(writer, BufferedMsgSpecWriter):
+            writer.flush()
+
     def direct_rows(self, context: Context | None) -> Iterable[t.Any]:
         """The rows for the direct path.
 

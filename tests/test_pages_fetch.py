@@ -10,6 +10,10 @@ content codings and their bombs, refresh redirects), and the paths that emit ``p
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import typing as t
 from collections import Counter
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -156,6 +160,42 @@ def test_a_slow_link_holds_up_no_other_link(tmp_path: Path, site: LocalSite) -> 
     ]
     assert len(later) == count - ITEMS_PER_CONTEXT - 1
     assert all(r.done is not None and r.done <= answer.done for r in later)
+
+
+def test_rows_reach_stdout_while_a_link_is_still_under_way(tmp_path: Path, site: LocalSite) -> None:
+    """Rows leave as their links complete: none waits in the tap's output for a slow link.
+
+    The gated link answers only once this test has read every other link's row from the
+    tap's stdout (or after 60 s). Were rows held in an output buffer until the run's end,
+    the gate would open by its 60 s, not by the test.
+    """
+    urls = [f"{site.at(f'127.2.0.{1 + n % 20}')}/tiny/{n}" for n in range(100)]
+    gated = f"{site.base()}/gate?name=rows-read"
+    config = export_config(tmp_path, site, [*urls, gated], fetch_timeout_seconds=90)
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    catalog = catalog_file(tmp_path, config)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_POCKET_")}
+    command = [sys.executable, "-m", "tap_pocket", "--config", "config.json"]
+    with subprocess.Popen(
+        [*command, "--catalog", str(catalog)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    ) as tap:
+        assert tap.stdout is not None
+        rows: dict[str, dict[str, t.Any]] = {}
+        for line in tap.stdout:
+            message = json.loads(line)
+            if message["type"] == "RECORD" and message["stream"] == "pages":
+                rows[message["record"]["url"]] = message["record"]
+                if set(urls) <= set(rows):
+                    site.gates["rows-read"].set()
+    assert tap.returncode == 0
+    assert site.gates_timed_out == set()  # opened by this test, having read the rows
+    assert list(rows)[-1] == gated
+    assert {url: row["error"] for url, row in rows.items()} == dict.fromkeys([*urls, gated])
 
 
 def test_a_host_asking_to_wait_is_left_alone_without_costing_deadlines(

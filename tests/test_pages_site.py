@@ -269,6 +269,10 @@ class LocalSite:
         self.robots = robots or {}
         #: Names of /down/<name> paths that fail (the connection closed without an answer).
         self.down: set[str] = set()
+        #: /gate?name=<name> answers once the test sets ``gates[name]`` (60 s at most);
+        #: the names of gates that answered because the 60 s had passed.
+        self.gates: defaultdict[str, threading.Event] = defaultdict(threading.Event)
+        self.gates_timed_out: set[str] = set()
         self.port = 0
         self.log: list[Request] = []
         self.in_flight: Counter[str] = Counter()
@@ -491,6 +495,14 @@ class _Routes:
                 await asyncio.sleep(0.05)
                 waited += 0.05
             await self.send(200, tiny_page("held"))
+        elif path == "/gate":
+            gate, waited = site.gates[self.arg("name")], 0.0
+            while not gate.is_set() and waited < 60:
+                await asyncio.sleep(0.05)
+                waited += 0.05
+            if not gate.is_set():
+                site.gates_timed_out.add(self.arg("name"))
+            await self.send(200, tiny_page("gate"))
         elif path == "/drip":
             self.writer.write(
                 b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100000\r\n\r\n"

@@ -163,10 +163,24 @@ class _PagesStream(DirectRecordsStream):
             self._waiting[link.url] = new[link.url]
             fetcher.submit([link])
             while fetcher.pending > MAX_PENDING:
-                yield from self._settle(fetcher.take(wait=True))
+                yield from self._settle(self._next_done(fetcher))
         # What has completed goes out now; the rest rides on later contexts.
-        while (done := fetcher.take(wait=batch.last)) is not None:
+        while (
+            done := self._next_done(fetcher) if batch.last else fetcher.take(wait=False)
+        ) is not None:
             yield from self._settle(done)
+
+    def _next_done(self, fetcher: Fetcher) -> Page | None:
+        """The next link to complete; the rows written before go to stdout if it must wait.
+
+        Rows leave as their links complete: none waits in the output buffer for a slow
+        link (the buffer is flushed only when full otherwise).
+        """
+        done = fetcher.take(wait=False)
+        if done is None and fetcher.pending:
+            self.flush_output()
+            done = fetcher.take(wait=True)
+        return done
 
     def _settle(self, fetched: Page | None) -> Iterator[Page]:
         """The rows of a fetched link, one per item waiting for it (settled in the cache)."""
