@@ -40,6 +40,8 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 from typing_extensions import Self
 
+from tap_pocket.pages.content_coding import zstd_module
+
 from . import pages_data
 
 
@@ -95,9 +97,7 @@ def encode(body: bytes, codings: list[str]) -> bytes:
 
             body = brotli.compress(body)
         elif coding == "zstd":
-            import zstandard
-
-            body = zstandard.ZstdCompressor().compress(body)
+            body = zstd_module().compress(body)
         # identity, and codings the tap does not know (compress...): only the label
     return body
 
@@ -134,9 +134,7 @@ def _streamed_bomb(coding: str, mb: int) -> bytes:
         parts = [brotli_stream.process(BOMB_HEAD)]
         parts += [brotli_stream.process(block) for _ in range(mb)]
         return b"".join([*parts, brotli_stream.finish()])
-    import zstandard
-
-    zstd_stream = zstandard.ZstdCompressor(level=1).compressobj()
+    zstd_stream = zstd_module().ZstdCompressor(level=1)
     parts = [zstd_stream.compress(BOMB_HEAD)]
     parts += [zstd_stream.compress(block) for _ in range(mb)]
     return b"".join([*parts, zstd_stream.flush()])

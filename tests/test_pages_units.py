@@ -14,7 +14,13 @@ import httpx
 import pytest
 
 from tap_pocket.pages.batches import PAGES_KEY, LinkBatch, PageBatches, page_links
-from tap_pocket.pages.content_coding import STEP, UnsupportedCoding, decoder_for
+from tap_pocket.pages.content_coding import (
+    STEP,
+    CorruptBody,
+    UnsupportedCoding,
+    decoder_for,
+    zstd_module,
+)
 from tap_pocket.pages.extract import looks_like_html
 from tap_pocket.pages.fetch import (
     Deadline,
@@ -363,6 +369,28 @@ def test_one_content_coding_is_decoded_in_bounded_steps(coding: str) -> None:
     ]
     assert b"".join(pieces) == body
     assert max(map(len, pieces)) <= 2 * STEP
+
+
+def test_zstd_frames_follow_one_another_within_an_8_mib_window() -> None:
+    """Frames one after another decode as one body, fed in any pieces.
+
+    A frame asking for a window over 8 MiB (RFC 9659's limit), or junk after a frame, is
+    a corrupt body.
+    """
+    zstd = zstd_module()
+    body = ARTICLES[ARTICLE]
+    frames = zstd.compress(body[:5000]) + zstd.compress(body[5000:])
+    for size in (7, 1000, len(frames)):
+        decoder = decoder_for("zstd")
+        pieces = [decoder.decode(frames[at : at + size]) for at in range(0, len(frames), size)]
+        assert b"".join(b"".join(piece) for piece in pieces) == body
+    wide = zstd.ZstdCompressor(options={zstd.CompressionParameter.window_log: 24})
+    for refused in (
+        wide.compress(b"a" * (9 << 20)) + wide.flush(),
+        zstd.compress(body) + b"junk after the frame",
+    ):
+        with pytest.raises(CorruptBody):
+            list(decoder_for("zstd").decode(refused))
 
 
 @pytest.mark.parametrize(

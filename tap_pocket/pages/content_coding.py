@@ -12,25 +12,28 @@ gigabytes. So the fetcher reads the raw bytes and decodes them here:
   deadline cut in between steps: memory and time are bounded by that limit, whatever
   the answer inflates to.
 
-zstd's window is limited to 8 MiB (RFC 9659: what an HTTP client has to accept).
+zstd's window is limited to 8 MiB (RFC 9659: what an HTTP client has to accept). Its
+decoder is Python's own (``compression.zstd``, 3.14+), or its backport on older Pythons
+(``backports.zstd``: about 1 MB installed, where ``zstandard``, which httpx would use, is
+24 MB with its two backends).
 """
 
 from __future__ import annotations
 
+import sys
 import typing as t
 import zlib
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
+    from types import ModuleType
 
 #: What the fetcher asks for (Accept-Encoding): the codings decoded here.
 ACCEPT_ENCODING = "gzip, deflate, br, zstd"
 #: Most bytes of decoded output handed back by one step.
 STEP = 256 * 1024
-#: zstd input fed per call: a zstd block (at least 4 bytes) decodes to at most 128 KiB,
-#: so 64 bytes of input never give more than 2 MiB of output in one call.
-_ZSTD_SLICE = 64
-_ZSTD_MAX_WINDOW = 8 * 1024 * 1024
+#: zstd's largest window accepted, as a power of 2: 8 MiB.
+_ZSTD_WINDOW_LOG_MAX = 23
 
 
 class UnsupportedCoding(Exception):  # noqa: N818 - an answer the tap does not read
@@ -118,21 +121,40 @@ class _Brotli:
             raise CorruptBody(str(exc)) from exc
 
 
-class _Zstd:
-    def __init__(self) -> None:
-        import zstandard
+def zstd_module() -> ModuleType:
+    """Python's zstd module: ``compression.zstd`` from 3.14, ``backports.zstd`` before."""
+    if sys.version_info >= (3, 14):
+        from compression import zstd
+    else:
+        from backports import zstd
+    return zstd
 
-        self._error = zstandard.ZstdError
-        self._frame = zstandard.ZstdDecompressor(max_window_size=_ZSTD_MAX_WINDOW).decompressobj(
-            write_size=STEP, read_across_frames=True
-        )
+
+class _Zstd:
+    """zstd, any number of frames, as many as the body holds."""
+
+    def __init__(self) -> None:
+        self._zstd = zstd_module()
+        self._error = self._zstd.ZstdError
+        self._frame = self._new_frame()
+
+    def _new_frame(self) -> t.Any:
+        window = self._zstd.DecompressionParameter.window_log_max
+        return self._zstd.ZstdDecompressor(options={window: _ZSTD_WINDOW_LOG_MAX})
 
     def decode(self, data: bytes) -> Iterator[bytes]:
         try:
-            for start in range(0, len(data), _ZSTD_SLICE):
-                out = self._frame.decompress(data[start : start + _ZSTD_SLICE])
-                for piece in range(0, len(out), STEP):
-                    yield out[piece : piece + STEP]
+            while data or not self._frame.needs_input:
+                if self._frame.eof:  # the next frame (or junk, refused as such)
+                    if not data:
+                        return
+                    self._frame = self._new_frame()
+                # The decoder keeps the input it has not decoded yet; the output of one
+                # call is at most STEP bytes.
+                out = self._frame.decompress(data, STEP)
+                data = self._frame.unused_data if self._frame.eof else b""
+                if out:
+                    yield out
         except self._error as exc:
             raise CorruptBody(str(exc)) from exc
 
