@@ -116,25 +116,6 @@ def tap_settings() -> dict[str, dict[str, t.Any]]:
     return {setting["name"]: setting for setting in tap["settings"]}
 
 
-def one_of_each_kind(names: t.Iterable[str]) -> list[str]:
-    """The first of ``names`` for each way Meltano's ``config set`` treats a setting.
-
-    What `meltano config set` does with a value depends only on the setting's definition:
-    its kind (how the text is parsed), whether it is sensitive (stored in .env) and
-    whether its name is dotted (a nested object). One ``config set`` costs Meltano's
-    start-up, seconds of CPU, so it sets one setting of each such class and meltano.yml
-    the others; the other three ways set every setting.
-    """
-    definitions = tap_settings()
-    chosen: dict[tuple[t.Any, ...], str] = {}
-    for name in names:
-        definition = definitions[name]
-        numeric = definition["kind"] == "string" and isinstance(definition.get("value"), float)
-        kind = (definition["kind"], numeric, bool(definition.get("sensitive")), "." in name)
-        chosen.setdefault(kind, name)
-    return list(chosen.values())
-
-
 def env_name(setting: str) -> str:
     return "TAP_POCKET_" + re.sub(r"[^A-Za-z0-9]", "_", setting).upper()
 
@@ -178,7 +159,9 @@ def project(tmp_path: Path) -> Path:
 def set_values(meltano: Meltano, root: Path, way: str, values: dict[str, Value]) -> dict[str, str]:
     """Set ``values`` in the project at ``root`` the given way; the environment to run with."""
     if way in {"meltano.yml", "config set"}:
-        typed = one_of_each_kind(values) if way == "config set" else []
+        # `config set`: every setting typed as a user would, one command each (seconds of
+        # Meltano's start-up apiece, yet what it does with a value is per setting).
+        typed = list(values) if way == "config set" else []
         path = root / "meltano.yml"
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
         (tap,) = [p for p in document["plugins"]["extractors"] if p["name"] == "tap-pocket"]
