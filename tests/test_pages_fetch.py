@@ -420,9 +420,6 @@ def test_every_path_gets_every_kept_link(
     more links than one context holds, the last items dropped by the filter. (A filter on
     ``items`` with ``items`` deselected is refused by the SDK's mapper at start: the
     deselected schema has no key properties; BATCH with stream maps is refused by the
-    tap's settings check.) (A filter on
-    ``items`` with ``items`` deselected is refused by the SDK's mapper at start: the
-    deselected schema has no key properties; BATCH with stream maps is refused by the
     tap's settings check.)
     """
     urls = path_urls(site)

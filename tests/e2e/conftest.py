@@ -1,6 +1,7 @@
 """Fixtures of the end-to-end tests: the real Meltano CLI, the Pocket emulator, PostgreSQL.
 
-These tests run ``meltano`` as a subprocess in this repository (its ``meltano.yml``).
+These tests run ``meltano`` commands in this repository (its ``meltano.yml``), each its own
+process, forked from one that has imported Meltano (tests/e2e/meltano_zygote.py).
 Meltano's system folder (plugin installs, run files) is a temporary one per test session
 (``MELTANO_SYS_DIR_ROOT``), so that the tests never touch, nor race with, a developer's
 own ``.meltano/``; installs come from uv's cache after the first time, in seconds. Each
@@ -28,6 +29,8 @@ from pathlib import Path
 import pytest
 
 from tests.support import unavailable
+
+from .meltano_zygote import MeltanoZygote
 
 REPO = Path(__file__).resolve().parents[2]
 LOADERS = ("target-duckdb", "target-postgres", "target-jsonl", "target-elasticsearch")
@@ -93,8 +96,12 @@ class MeltanoResult:
 class Meltano:
     """``meltano`` in this repository, with a private system database and settings."""
 
-    def __init__(self, executable: Path, workdir: Path, sys_dir: Path) -> None:
+    def __init__(
+        self, executable: Path, workdir: Path, sys_dir: Path, zygote: MeltanoZygote
+    ) -> None:
         self.executable = executable
+        self.zygote = zygote
+        self._commands = 0
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         # An empty .env: a developer's own .env in the repository must not leak in.
@@ -106,39 +113,28 @@ class Meltano:
         }
 
     def __call__(self, *args: str, timeout: float = RUN_TIMEOUT, **env: str) -> MeltanoResult:
-        command = [
-            str(self.executable),
-            "--env-file",
-            str(self.env_file),
-            "--log-format",
-            "json",
-            *args,
-        ]
+        command = ["--env-file", str(self.env_file), "--log-format", "json", *args]
+        self._commands += 1
+        output = self.workdir / f"command-{self._commands}.log"
         started = time.monotonic()
         try:
-            completed = subprocess.run(
-                command,
-                cwd=REPO,
-                env=clean_env(**self.env, **env),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                timeout=timeout,
-                check=False,
+            returncode = self.zygote.run(
+                command, env=clean_env(**self.env, **env), cwd=REPO, output=output, timeout=timeout
             )
-        except subprocess.TimeoutExpired as exc:
-            pytest.fail(f"meltano {' '.join(args)} did not finish in {timeout} s:\n{exc.output}")
+        except subprocess.TimeoutExpired:
+            text = output.read_text(encoding="utf-8")
+            pytest.fail(f"meltano {' '.join(args)} did not finish in {timeout} s:\n{text}")
+        text = output.read_text(encoding="utf-8")
         sys.stderr.write(f"[e2e] meltano {' '.join(args)}: {time.monotonic() - started:.1f} s\n")
         events = []
-        for line in completed.stdout.splitlines():
+        for line in text.splitlines():
             if line.startswith("{"):
                 with contextlib.suppress(ValueError):
                     events.append(json.loads(line))
         return MeltanoResult(
             args=list(args),
-            returncode=completed.returncode,
-            output=completed.stdout,
+            returncode=returncode,
+            output=text,
             seconds=time.monotonic() - started,
             events=events,
         )
@@ -165,10 +161,22 @@ class Meltano:
 class Plugins:
     executable: Path
     sys_dir: Path
+    zygote: MeltanoZygote
 
 
 @pytest.fixture(scope="session")
-def meltano_plugins(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[Plugins]:
+def meltano_zygote() -> t.Iterator[MeltanoZygote]:
+    """This test process's server of ``meltano`` commands (tests/e2e/meltano_zygote.py)."""
+    meltano_executable()  # or the tests skip: no Meltano in this environment
+    zygote = MeltanoZygote(sys.executable, clean_env(), REPO)
+    yield zygote
+    zygote.close()
+
+
+@pytest.fixture(scope="session")
+def meltano_plugins(
+    tmp_path_factory: pytest.TempPathFactory, meltano_zygote: MeltanoZygote
+) -> t.Iterator[Plugins]:
     """Install the tap and every loader once per test run; a system folder per process.
 
     The plugins are installed once into a folder of the run (under pytest-xdist the worker
@@ -180,7 +188,7 @@ def meltano_plugins(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[Plug
     """
     import fcntl  # POSIX, as the end-to-end tests are (bash, Meltano's plugin venvs)
 
-    executable = meltano_executable()
+    executable, zygote = meltano_executable(), meltano_zygote
     workers = os.environ.get("PYTEST_XDIST_WORKER")
     run_root = tmp_path_factory.getbasetemp()
     run_root = run_root.parent if workers else run_root  # xdist: above the workers' folders
@@ -189,7 +197,7 @@ def meltano_plugins(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[Plug
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (installed / ".installed").exists():
             installed.mkdir(exist_ok=True)
-            meltano = Meltano(executable, run_root / "meltano-install", installed)
+            meltano = Meltano(executable, run_root / "meltano-install", installed, zygote)
             result = meltano("install", "tap-pocket", *LOADERS, timeout=INSTALL_TIMEOUT)
             if result.returncode != 0:
                 unavailable(f"`meltano install` failed (needs PyPI):\n{result.tail()}")
@@ -200,14 +208,15 @@ def meltano_plugins(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[Plug
         (sys_dir / kind).mkdir()
         for plugin in (installed / kind).iterdir():
             (sys_dir / kind / plugin.name).symlink_to(plugin, target_is_directory=True)
-    yield Plugins(executable, sys_dir)
+    yield Plugins(executable, sys_dir, zygote)
     if not workers:  # else shared by the workers: pytest prunes the run's folder later
         shutil.rmtree(installed, ignore_errors=True)  # ~170 MB of plugin environments
 
 
 @pytest.fixture
 def meltano(meltano_plugins: Plugins, tmp_path: Path) -> Meltano:
-    return Meltano(meltano_plugins.executable, tmp_path / "meltano", meltano_plugins.sys_dir)
+    plugins = meltano_plugins
+    return Meltano(plugins.executable, tmp_path / "meltano", plugins.sys_dir, plugins.zygote)
 
 
 # The Pocket emulator ------------------------------------------------------------------
