@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import typing as t
 from collections import defaultdict
 from contextlib import redirect_stdout
@@ -17,6 +18,7 @@ import pytest
 
 from pocket_emulator import FakeClock, PocketEmulator, generate_account
 from tap_pocket.tap import TapPocket
+from tests.zygote import Zygote
 
 if t.TYPE_CHECKING:
     from pocket_emulator import Account
@@ -88,6 +90,22 @@ _AT = (
     "from tap_pocket.tap import cli; cli()"
 )
 
+_zygote: Zygote | None = None
+
+
+def tap_zygote() -> Zygote:
+    """This test process's server of ``tap-pocket`` commands (tests/zygote.py)."""
+    global _zygote  # noqa: PLW0603 - one per test process, ended with the session
+    if _zygote is None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_POCKET_")}
+        _zygote = Zygote(sys.executable, ("tap_pocket.tap",), env, ROOT)
+    return _zygote
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:  # noqa: ARG001 - the hook's
+    if _zygote is not None:
+        _zygote.close()
+
 
 def run_cli(
     *args: str,
@@ -100,35 +118,55 @@ def run_cli(
     umask: int = -1,
     prefix: tuple[str, ...] = (),
 ) -> CliResult:
-    """Run the real ``tap-pocket`` command line in a subprocess.
+    """Run the real ``tap-pocket`` command line in a process of its own.
 
-    ``clock``: the unix time the ``pages`` stream's decisions are taken at (its cache's
-    policy), instead of now: runs days apart without waiting. ``umask`` (-1: inherited) and
-    ``prefix`` (a command the tap runs under, such as ``setpriv ...``) set up its process.
+    ``python -m tap_pocket ARGS``, forked from a process that has imported the tap
+    (tests/zygote.py), or run as a program under ``prefix`` (a command the tap runs under,
+    such as ``setpriv ...``). ``clock``: the unix time the ``pages`` stream's decisions
+    are taken at (its cache's policy), instead of now: runs days apart without waiting.
+    ``umask`` (-1: inherited) sets up its process.
     """
-    entry = ["-m", "tap_pocket"] if clock is None else ["-c", _AT.format(clock)]
-    command = [*prefix, sys.executable, *entry, *args]
+    argv = list(args)
     if config is not None:
         config_file = tmp_path / "config.json"
         config_file.write_text(json.dumps(config))
-        command += ["--config", str(config_file)]
+        argv += ["--config", str(config_file)]
     if state is not None:
         state_file = tmp_path / "state.json"
         state_file.write_text(json.dumps(state))
-        command += ["--state", str(state_file)]
+        argv += ["--state", str(state_file)]
     run_env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_POCKET_")}
     run_env.update(env or {})
-    completed = subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=run_env,
-        cwd=tmp_path,
-        check=False,
-        umask=umask,
-    )
-    return CliResult(completed.returncode, completed.stdout, completed.stderr)
+    code = None if clock is None else _AT.format(clock)
+    if prefix:
+        entry = ["-m", "tap_pocket"] if code is None else ["-c", code]
+        completed = subprocess.run(
+            [*prefix, sys.executable, *entry, *argv],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=run_env,
+            cwd=tmp_path,
+            check=False,
+            umask=umask,
+        )
+        return CliResult(completed.returncode, completed.stdout, completed.stderr)
+    with tempfile.TemporaryDirectory(prefix="tap-pocket-cli-") as outputs:
+        stdout, stderr = Path(outputs, "stdout"), Path(outputs, "stderr")
+        returncode = tap_zygote().run(
+            argv,
+            module="tap_pocket" if code is None else None,
+            code=code,
+            env=run_env,
+            cwd=tmp_path,
+            stdout=stdout,
+            stderr=stderr,
+            timeout=timeout,
+            umask=umask,
+        )
+        return CliResult(
+            returncode, stdout.read_text(encoding="utf-8"), stderr.read_text(encoding="utf-8")
+        )
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import os
 import socket
 import threading
 import typing as t
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -17,7 +18,6 @@ from tap_pocket.rows import to_record
 
 if t.TYPE_CHECKING:
     from http.server import BaseHTTPRequestHandler
-    from pathlib import Path
     from types import ModuleType
 
 
@@ -30,6 +30,15 @@ def unavailable(reason: str) -> t.NoReturn:
     if in_ci():
         pytest.fail(f"{reason} (CI=true: this test must run, not skip)", pytrace=False)
     pytest.skip(reason)
+
+
+def running(pid: int) -> bool:
+    """Whether process ``pid`` exists and has not ended (a zombie has ended)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+    except FileNotFoundError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 def completed(row: dict[str, t.Any], fields: tuple[str, ...]) -> dict[str, t.Any]:

@@ -1,7 +1,7 @@
 """Fixtures of the end-to-end tests: the real Meltano CLI, the Pocket emulator, PostgreSQL.
 
 These tests run ``meltano`` commands in this repository (its ``meltano.yml``), each its own
-process, forked from one that has imported Meltano (tests/e2e/meltano_zygote.py).
+process, forked from one that has imported Meltano (tests/zygote.py).
 Meltano's system folder (plugin installs, run files) is a temporary one per test session
 (``MELTANO_SYS_DIR_ROOT``), so that the tests never touch, nor race with, a developer's
 own ``.meltano/``; installs come from uv's cache after the first time, in seconds. Each
@@ -29,14 +29,15 @@ from pathlib import Path
 import pytest
 
 from tests.support import unavailable
-
-from .meltano_zygote import MeltanoZygote
+from tests.zygote import Zygote
 
 REPO = Path(__file__).resolve().parents[2]
 LOADERS = ("target-duckdb", "target-postgres", "target-jsonl", "target-elasticsearch")
 #: Seconds for one `meltano run`; a cold plugin install happens before, in its own fixture.
 RUN_TIMEOUT = 600
 INSTALL_TIMEOUT = 1800
+#: What a ``meltano`` command imports: the CLI, its system database, meltano.yml's YAML.
+MELTANO_IMPORTS = ("meltano.cli", "alembic", "ruamel.yaml", "sqlalchemy.dialects.sqlite")
 #: Variables of the user's shell that would change what the pipeline does.
 _SCRUBBED_PREFIXES = ("TAP_POCKET_", "TARGET_", "MELTANO_")
 
@@ -96,9 +97,7 @@ class MeltanoResult:
 class Meltano:
     """``meltano`` in this repository, with a private system database and settings."""
 
-    def __init__(
-        self, executable: Path, workdir: Path, sys_dir: Path, zygote: MeltanoZygote
-    ) -> None:
+    def __init__(self, executable: Path, workdir: Path, sys_dir: Path, zygote: Zygote) -> None:
         self.executable = executable
         self.zygote = zygote
         self._commands = 0
@@ -119,7 +118,13 @@ class Meltano:
         started = time.monotonic()
         try:
             returncode = self.zygote.run(
-                command, env=clean_env(**self.env, **env), cwd=REPO, output=output, timeout=timeout
+                command,
+                script=self.executable,
+                env=clean_env(**self.env, **env),
+                cwd=REPO,
+                stdout=output,
+                stderr=output,
+                timeout=timeout,
             )
         except subprocess.TimeoutExpired:
             text = output.read_text(encoding="utf-8")
@@ -161,21 +166,21 @@ class Meltano:
 class Plugins:
     executable: Path
     sys_dir: Path
-    zygote: MeltanoZygote
+    zygote: Zygote
 
 
 @pytest.fixture(scope="session")
-def meltano_zygote() -> t.Iterator[MeltanoZygote]:
-    """This test process's server of ``meltano`` commands (tests/e2e/meltano_zygote.py)."""
+def meltano_zygote() -> t.Iterator[Zygote]:
+    """This test process's server of ``meltano`` commands (tests/zygote.py)."""
     meltano_executable()  # or the tests skip: no Meltano in this environment
-    zygote = MeltanoZygote(sys.executable, clean_env(), REPO)
+    zygote = Zygote(sys.executable, MELTANO_IMPORTS, clean_env(), REPO)
     yield zygote
     zygote.close()
 
 
 @pytest.fixture(scope="session")
 def meltano_plugins(
-    tmp_path_factory: pytest.TempPathFactory, meltano_zygote: MeltanoZygote
+    tmp_path_factory: pytest.TempPathFactory, meltano_zygote: Zygote
 ) -> t.Iterator[Plugins]:
     """Install the tap and every loader once per test run; a system folder per process.
 

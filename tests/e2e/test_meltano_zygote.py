@@ -1,6 +1,6 @@
 """A ``meltano`` command forked by the tests' server does what the ``meltano`` script does.
 
-The other end-to-end tests run their commands through tests/e2e/meltano_zygote.py. Here
+The other end-to-end tests run their commands through tests/zygote.py. Here
 the same commands run both ways, as forks and as the installed script, in two copies of
 one project: each must end with the same exit status, print the same lines (timestamps
 aside) and leave the same files. A timeout ends the command and what it started.
@@ -14,13 +14,16 @@ import shutil
 import subprocess
 import time
 import typing as t
-from pathlib import Path
 
 import pytest
+
+from tests.support import running
 
 from .conftest import REPO, clean_env
 
 if t.TYPE_CHECKING:
+    from pathlib import Path
+
     from .conftest import Meltano
 
 pytestmark = pytest.mark.e2e
@@ -129,12 +132,3 @@ def test_a_command_past_its_timeout_is_ended_with_what_it_started(
     while running(sleeper) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not running(sleeper), "the command's child outlived its timeout"
-
-
-def running(pid: int) -> bool:
-    """Whether process ``pid`` exists and has not ended (a zombie has ended)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
-    except FileNotFoundError:
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"
