@@ -121,9 +121,10 @@ def run_cli(
     """Run the real ``tap-pocket`` command line in a process of its own.
 
     ``python -m tap_pocket ARGS``, forked from a process that has imported the tap
-    (tests/zygote.py), or run as a program under ``prefix`` (a command the tap runs under,
-    such as ``setpriv ...``). ``clock``: the unix time the ``pages`` stream's decisions
-    are taken at (its cache's policy), instead of now: runs days apart without waiting.
+    (tests/zygote.py); or run as a program under ``prefix`` (a command the tap runs
+    under, such as ``setpriv ...``), or when ``env`` changes how Python starts
+    (``PYTHONPATH``...). ``clock``: the unix time the ``pages`` stream's decisions are
+    taken at (its cache's policy), instead of now: runs days apart without waiting.
     ``umask`` (-1: inherited) sets up its process.
     """
     argv = list(args)
@@ -138,7 +139,7 @@ def run_cli(
     run_env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_POCKET_")}
     run_env.update(env or {})
     code = None if clock is None else _AT.format(clock)
-    if prefix:
+    if prefix or not tap_zygote().can_run(run_env):
         entry = ["-m", "tap_pocket"] if code is None else ["-c", code]
         completed = subprocess.run(
             [*prefix, sys.executable, *entry, *argv],

@@ -10,6 +10,7 @@ same files. A timeout ends the command and what it started.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -144,7 +145,7 @@ def test_a_command_past_its_timeout_is_ended_with_what_it_started(tmp_path: Path
         tap_zygote().run(
             [],
             code=code,
-            env={"PATH": "/usr/bin:/bin"},
+            env=dict(os.environ),
             cwd=tmp_path,
             stdout=stdout,
             stderr=stderr,

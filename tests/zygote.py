@@ -54,11 +54,20 @@ class Zygote:
             env=env,
             cwd=cwd,
         )
+        self._startup = startup_settings(env)
         self._buffer = b""
         answer = self._answer(timeout=120)
         if answer != {"ready": True}:
             msg = f"the command server did not start: {answer}"
             raise ZygoteError(msg)
+
+    def can_run(self, env: dict[str, str]) -> bool:
+        """Whether a command with ``env`` can be forked: Python starts as it would under it.
+
+        What Python reads at its start (``PYTHONPATH``, ``PYTHONWARNINGS``...) a fork
+        cannot change: such a command must run as a program.
+        """
+        return startup_settings(env) == self._startup
 
     def run(
         self,
@@ -85,6 +94,9 @@ class Zygote:
         """
         if [module, code, script].count(None) != 2:
             msg = "give one of module, code and script"
+            raise ValueError(msg)
+        if not self.can_run(env):
+            msg = f"Python would start otherwise under {startup_settings(env)}: run a program"
             raise ValueError(msg)
         stdout.touch()
         stderr.touch()
@@ -142,6 +154,17 @@ class Zygote:
                 self._buffer += chunk
         line, self._buffer = self._buffer.split(b"\n", 1)
         return dict(json.loads(line))
+
+
+#: Variables Python reads when it starts besides its own ``PYTHON*`` (its locale).
+_STARTUP = frozenset({"LANG", "LC_ALL", "LC_CTYPE"})
+
+
+def startup_settings(env: dict[str, str]) -> dict[str, str]:
+    """The variables of ``env`` that Python reads when it starts."""
+    return {
+        name: value for name, value in env.items() if name.startswith("PYTHON") or name in _STARTUP
+    }
 
 
 # -- in the server process -------------------------------------------------------------------
