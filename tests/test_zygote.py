@@ -31,8 +31,11 @@ _VOLATILE = re.compile(
     r"\d{4}-\d\d-\d\d[T ][\d:.,]+(Z|[+-]\d\d:?\d\d)?|\d+\.\d+(e-?\d+)?|\\?\"pid\\?\": ?\d+"
     r"|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 )
-#: A traceback's frames of what started the tap (the server, or Python's ``-m``).
-_LAUNCHER_FRAME = re.compile(r'  File "(<frozen runpy>|[^"]*/tests/zygote\.py)", line')
+#: A traceback's frames of what started the tap (the server, or Python's ``-m``: runpy,
+#: frozen since Python 3.11).
+_LAUNCHER_FRAME = re.compile(
+    r'  File "(<frozen runpy>|[^"]*/runpy\.py|[^"]*/tests/zygote\.py)", line'
+)
 
 DEMO = ROOT / "demo" / "pocket.zip"
 

@@ -30,6 +30,7 @@ import selectors
 import signal
 import subprocess
 import sys
+import threading
 import time
 import typing as t
 
@@ -55,6 +56,7 @@ class Zygote:
             cwd=cwd,
         )
         self._startup = startup_settings(env)
+        self._busy = threading.Lock()  # one command at a time: the answers are in order
         self._buffer = b""
         answer = self._answer(timeout=120)
         if answer != {"ready": True}:
@@ -111,18 +113,24 @@ class Zygote:
             "stderr": str(stderr),
             "umask": umask,
         }
-        assert self._server.stdin is not None
-        self._server.stdin.write(json.dumps(request).encode() + b"\n")
-        self._server.stdin.flush()
-        pid = int(self._answer(timeout=60)["pid"])
+        if not self._busy.acquire(blocking=False):
+            msg = "a command is already running: start another server for a second one"
+            raise ZygoteError(msg)
         try:
-            return int(self._answer(timeout=timeout)["status"])
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGKILL)
-            self._answer(timeout=60)  # its status, once the server has reaped it
-            started = str(module or script or "-c")
-            raise subprocess.TimeoutExpired([started, *argv], timeout) from None
+            assert self._server.stdin is not None
+            self._server.stdin.write(json.dumps(request).encode() + b"\n")
+            self._server.stdin.flush()
+            pid = int(self._answer(timeout=60)["pid"])
+            try:
+                return int(self._answer(timeout=timeout)["status"])
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+                self._answer(timeout=60)  # its status, once the server has reaped it
+                started = str(module or script or "-c")
+                raise subprocess.TimeoutExpired([started, *argv], timeout) from None
+        finally:
+            self._busy.release()
 
     def close(self) -> None:
         """End the server (it ends by itself when its input closes)."""
@@ -221,6 +229,12 @@ def command(request: dict[str, t.Any]) -> t.NoReturn:
         sys.argv = ["-c", *request["argv"]]
         main = types.ModuleType("__main__")  # as under -c: no __file__, no __spec__
         sys.modules["__main__"] = main
+        if sys.version_info >= (3, 13):  # since 3.13 a traceback quotes -c's source
+            import linecache
+
+            source = request["code"]
+            lines = source.splitlines(keepends=True)
+            linecache.cache["<string>"] = (len(source), None, lines, "<string>")
         exec(compile(request["code"], "<string>", "exec"), main.__dict__)  # noqa: S102
     raise SystemExit(0)
 
