@@ -7,6 +7,7 @@ import json
 import os
 import socket
 import threading
+import time
 import typing as t
 from pathlib import Path
 
@@ -39,6 +40,16 @@ def running(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def ends_within(pid: int, seconds: float) -> bool:
+    """Whether process ``pid`` has ended, or ends within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while running(pid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def completed(row: dict[str, t.Any], fields: tuple[str, ...]) -> dict[str, t.Any]:
